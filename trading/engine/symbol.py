@@ -1,0 +1,332 @@
+"""The tier engine of one (exchange, symbol): DESIGN section 3, rules 1 to 11.
+
+Feed it ticks in event-time order; it returns the events each tick implies: tier fires, the
+orders they need, closes on a sentiment exit, and every crossing it ignored with the reason.
+One engine serves live trading and backtests alike.
+
+Speed: every tier boundary of every level sits in one sorted list. The engine keeps the nearest
+boundary at or below the previous price and the nearest at or above it; a tick strictly between
+the two crosses nothing and costs two comparisons, whatever the number of levels. Any other tick
+finds what it crossed by bisection, so O(log n + crossed).
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable, Sequence
+from math import inf
+
+from trading.engine.sentiment import SentimentWindow
+from trading.engine.types import (
+    IGNORED_ALREADY_FIRED,
+    IGNORED_COOLDOWN,
+    IGNORED_PAUSED,
+    IGNORED_SENTIMENT,
+    LONG,
+    REASON_SENTIMENT_EXIT,
+    REASON_TIER,
+    SHORT,
+    SIDES,
+    Event,
+    IgnoredCrossing,
+    LevelConfig,
+    LevelId,
+    LevelState,
+    OrderIntent,
+    SentimentConfig,
+    SideState,
+    TierFire,
+    Tiers,
+)
+
+# Below this fraction of the base size, an order is rounding noise, not an order.
+_SIZE_EPSILON = 1e-9
+_TIER_BITS = {1: 1, 2: 2, 3: 4}
+
+
+class _Side:
+    """Mutable tier state of one (level, side): a bitmask of fired tiers (bit k-1 is tier k)."""
+
+    __slots__ = ("cycle", "filled", "fired")
+
+    def __init__(self, state: SideState) -> None:
+        self.fired = sum(_TIER_BITS[t] for t in state.fired)
+        self.filled = state.filled
+        self.cycle = state.cycle
+
+    def frozen(self) -> SideState:
+        fired = tuple(t for t, bit in _TIER_BITS.items() if self.fired & bit)
+        return SideState(fired=fired, filled=self.filled, cycle=self.cycle)
+
+    def reset(self) -> None:
+        self.fired = 0
+        self.filled = 0.0
+        self.cycle += 1
+
+
+class _Level:
+    __slots__ = ("config", "last_trigger", "long", "price", "rank", "short")
+
+    def __init__(self, config: LevelConfig, state: LevelState) -> None:
+        self.config = config
+        self.price = float(config.level_price)
+        self.rank = 0
+        self.last_trigger = state.last_trigger_ms
+        self.long = _Side(state.long)
+        self.short = _Side(state.short)
+
+    def side(self, side: str) -> _Side:
+        return self.long if side == LONG else self.short
+
+    def frozen(self) -> LevelState:
+        return LevelState(self.last_trigger, self.long.frozen(), self.short.frozen())
+
+
+def _target_multiple(fired: int) -> int:
+    """Rule 7: 1x, 2x, 4x the base size for the deepest tier fired so far."""
+    if fired & 4:
+        return 4
+    return 2 if fired & 2 else 1
+
+
+def _tiers_of(bits: int) -> tuple[int, ...]:
+    return tuple(t for t, bit in _TIER_BITS.items() if bits & bit)
+
+
+class SymbolEngine:
+    """Tier state, positions and sentiment of one (exchange, symbol), driven tick by tick."""
+
+    def __init__(
+        self,
+        tiers: Tiers,
+        levels: Sequence[LevelConfig] = (),
+        sentiment: SentimentConfig | None = None,
+    ) -> None:
+        self._tiers = tiers
+        self._sentiment = SentimentWindow(sentiment or SentimentConfig())
+        self._levels: dict[LevelId, _Level] = {}
+        self._bounds: list[float] = []
+        self._refs: list[tuple[_Level, str, int]] = []
+        self._prev: float | None = None
+        self._lo = inf
+        self._hi = -inf
+        self.position = {LONG: 0.0, SHORT: 0.0}
+        self.close_cycle = {LONG: 0, SHORT: 0}
+        self.set_levels(levels)
+
+    # -- configuration -------------------------------------------------------------------
+
+    @property
+    def tiers(self) -> Tiers:
+        return self._tiers
+
+    @property
+    def prev(self) -> float | None:
+        """The previous tick's price, or None before the first (fresh) tick."""
+        return self._prev
+
+    @property
+    def level_ids(self) -> list[LevelId]:
+        return list(self._levels)
+
+    def set_levels(self, configs: Sequence[LevelConfig]) -> None:
+        """Replace the level set; `configs` order is the stable order of work (rule 10).
+
+        Levels that stay keep their tier state; new ones start fresh; removed ones lose their
+        tier state (rule 11) while the account's position stays as it is.
+        """
+        levels: dict[LevelId, _Level] = {}
+        for rank, config in enumerate(configs):
+            if config.level_id in levels:
+                raise ValueError(f"level {config.level_id} is listed twice.")
+            level = self._levels.get(config.level_id) or _Level(config, LevelState())
+            level.config = config
+            level.price = float(config.level_price)
+            level.rank = rank
+            levels[config.level_id] = level
+        self._levels = levels
+        self._rebuild()
+
+    def set_tiers(self, tiers: Tiers) -> None:
+        """New tier distances apply at once; tiers already fired stay fired."""
+        self._tiers = tiers
+        self._rebuild()
+
+    def _rebuild(self) -> None:
+        entries: list[tuple[float, int, str, int, _Level]] = []
+        for level in self._levels.values():
+            for tier, pct in enumerate(self._tiers.pcts(), start=1):
+                for side in SIDES:
+                    entries.append((level.config.boundary(side, pct), level.rank, side, tier, level))
+        entries.sort(key=lambda e: e[:4])
+        self._bounds = [e[0] for e in entries]
+        self._refs = [(e[4], e[2], e[3]) for e in entries]
+        self._bracket()
+
+    def _bracket(self) -> None:
+        """The nearest boundaries at or below and at or above `prev`: the quiet interval."""
+        prev = self._prev
+        if prev is None:
+            self._lo, self._hi = inf, -inf  # nothing is quiet before the first tick
+            return
+        bounds = self._bounds
+        below = bisect_right(bounds, prev)
+        above = bisect_left(bounds, prev)
+        self._lo = bounds[below - 1] if below else -inf
+        self._hi = bounds[above] if above < len(bounds) else inf
+
+    # -- state ---------------------------------------------------------------------------
+
+    def level_state(self, level_id: LevelId) -> LevelState:
+        return self._levels[level_id].frozen()
+
+    def restore(self, level_id: LevelId, state: LevelState) -> None:
+        """Put back a level's persisted tier state (after a restart)."""
+        level = self._levels[level_id]
+        level.last_trigger = state.last_trigger_ms
+        level.long = _Side(state.long)
+        level.short = _Side(state.short)
+
+    def mark_stale(self) -> None:
+        """Forget the previous price: the next tick crosses nothing (a move not seen)."""
+        self._prev = None
+        self._bracket()
+
+    def reset_side(self, side: str) -> None:
+        """Rule 9: the side's position is closed; every level's tiers on that side reset."""
+        self.position[side] = 0.0
+        self.close_cycle[side] += 1
+        for level in self._levels.values():
+            level.side(side).reset()
+
+    def set_position(self, side: str, size: float) -> None:
+        """The account's position on a side as the exchange reports it; 0 means closed."""
+        if size <= 0:
+            if self.position[side] > 0:
+                self.reset_side(side)
+            self.position[side] = 0.0
+        else:
+            self.position[side] = float(size)
+
+    def sentiment(self) -> float:
+        return self._sentiment.value()
+
+    # -- ticks ---------------------------------------------------------------------------
+
+    def on_tick(self, ts: int, price: float, qty: float = 0.0) -> list[Event]:
+        """One tick; see `run`."""
+        return self.run(((ts, price, qty),))
+
+    def run(self, ticks: Iterable[tuple[int, float, float]]) -> list[Event]:
+        """Feed ticks `(ts_ms, price, signed taker qty)` in order; return the events, in order.
+
+        Feeding a path in one call or tick by tick gives the same events.
+        """
+        out: list[Event] = []
+        window = self._sentiment
+        track = window.enabled
+        position = self.position
+        lo, hi = self._lo, self._hi
+        for ts, price, qty in ticks:
+            if track:
+                window.update(ts, qty)
+                if (position[LONG] > 0 or position[SHORT] > 0) and window.pressure():
+                    self._exit(ts, price, out)
+            if lo < price < hi:
+                self._prev = price
+                continue
+            self._step(ts, price, out)
+            lo, hi = self._lo, self._hi
+        return out
+
+    def _exit(self, ts: int, price: float, out: list[Event]) -> None:
+        """Rule 8 exit: close the side the trade flow runs against, for the whole account."""
+        pressure = self._sentiment.pressure()
+        side = LONG if pressure < 0 else SHORT
+        size = self.position[side]
+        if size <= 0:
+            return
+        cycle = self.close_cycle[side]
+        out.append(
+            OrderIntent(ts, None, side, "close", (), size, price, REASON_SENTIMENT_EXIT, cycle)
+        )
+        self.reset_side(side)
+
+    def _step(self, ts: int, price: float, out: list[Event]) -> None:
+        """A tick outside the quiet interval: find the crossed tiers, fire or ignore them."""
+        if not 0 < price < inf:
+            return  # not a price: a feed must never feed one, and it must never crash us
+        prev = self._prev
+        self._prev = price
+        if prev is not None and price != prev:
+            crossed = self._crossed(prev, price)
+            if crossed:
+                for level, (side, bits) in sorted(crossed.items(), key=lambda kv: kv[0].rank):
+                    self._fire(level, side, bits, ts, price, out)
+        self._bracket()
+
+    def _crossed(self, prev: float, price: float) -> dict[_Level, tuple[str, int]]:
+        """Rule 3: the tiers crossed moving from `prev` to `price`, per level."""
+        bounds, refs = self._bounds, self._refs
+        crossed: dict[_Level, tuple[str, int]] = {}
+        if price < prev:  # falling: SHORT tiers with prev > B >= P, and P above the level
+            start, stop, toward = bisect_left(bounds, price), bisect_left(bounds, prev), SHORT
+        else:  # rising: LONG tiers with prev < B <= P, and P below the level
+            start, stop, toward = bisect_right(bounds, prev), bisect_right(bounds, price), LONG
+        for level, side, tier in refs[start:stop]:
+            if side != toward:
+                continue
+            if (price > level.price) if side == SHORT else (price < level.price):
+                crossed[level] = (side, crossed.get(level, (side, 0))[1] | _TIER_BITS[tier])
+        return crossed
+
+    def _fire(
+        self, level: _Level, side: str, bits: int, ts: int, price: float, out: list[Event]
+    ) -> None:
+        """Rules 4-8 for one level-side's crossed tiers."""
+        state = level.side(side)
+        config = level.config
+        again = bits & state.fired
+        if again:
+            out.append(
+                IgnoredCrossing(
+                    ts, config.level_id, side, _tiers_of(again), price, IGNORED_ALREADY_FIRED
+                )
+            )
+        new = bits & ~state.fired
+        if not new:
+            return
+        tiers = _tiers_of(new)
+        if not config.is_active:
+            out.append(IgnoredCrossing(ts, config.level_id, side, tiers, price, IGNORED_PAUSED))
+            return
+        last = level.last_trigger
+        if last is not None and ts - last < config.cool_down_ms:
+            left = config.cool_down_ms - (ts - last)
+            out.append(
+                IgnoredCrossing(ts, config.level_id, side, tiers, price, IGNORED_COOLDOWN, left)
+            )
+            return
+        pressure = self._sentiment.pressure()
+        if pressure == (-1 if side == LONG else 1):
+            value = self._sentiment.value()
+            out.append(
+                IgnoredCrossing(
+                    ts, config.level_id, side, tiers, price, IGNORED_SENTIMENT, None, value
+                )
+            )
+            return
+        state.fired |= new
+        level.last_trigger = ts
+        target = config.base_size * _target_multiple(state.fired)
+        size = target - state.filled
+        if size <= config.base_size * _SIZE_EPSILON:
+            out.append(TierFire(ts, config.level_id, side, tiers, price, 0.0))
+            return
+        action = "add" if state.filled > 0 else "open"
+        out.append(TierFire(ts, config.level_id, side, tiers, price, size))
+        out.append(
+            OrderIntent(ts, config.level_id, side, action, tiers, size, price, REASON_TIER, state.cycle)
+        )
+        state.filled = target
+        self.position[side] += size
