@@ -20,7 +20,7 @@ UNITS_PER_BASE = 100_000_000
 class SentimentWindow:
     """Running buy and sell volume over the window, evicted from the left as time moves."""
 
-    __slots__ = ("_den", "_num", "_trades", "buy", "enabled", "sell", "window_ms")
+    __slots__ = ("_den", "_num", "_trades", "buy", "enabled", "lean", "sell", "window_ms")
 
     def __init__(self, config: SentimentConfig) -> None:
         self.enabled = config.enabled
@@ -31,42 +31,39 @@ class SentimentWindow:
         self._trades: deque[tuple[int, int]] = deque()
         self.buy = 0
         self.sell = 0
+        # +1 while buyers dominate beyond the threshold, -1 for sellers, else 0 (or disabled).
+        self.lean = 0
 
     def update(self, ts: int, qty: float) -> None:
-        """Add a trade's signed taker amount at `ts` and drop trades that left the window."""
+        """Add a trade's signed taker amount at `ts`, drop trades that left the window and
+        recompute `lean`. Quotes (qty 0) still move the window: time passes for them too."""
         trades = self._trades
+        buy, sell = self.buy, self.sell
         if qty:
             units = round(qty * UNITS_PER_BASE)
             if units > 0:
-                self.buy += units
+                buy += units
             else:
-                self.sell -= units
+                sell -= units
             trades.append((ts, units))
-        if trades and trades[0][0] <= ts - self.window_ms:
-            self._evict(ts - self.window_ms)
-
-    def _evict(self, cutoff: int) -> None:
-        trades = self._trades
+        cutoff = ts - self.window_ms
         while trades and trades[0][0] <= cutoff:
             units = trades.popleft()[1]
             if units > 0:
-                self.buy -= units
+                buy -= units
             else:
-                self.sell += units
-
-    def pressure(self) -> int:
-        """+1 while buyers dominate beyond the threshold, -1 for sellers, else 0 (or disabled)."""
-        if not self.enabled:
-            return 0
-        total = self.buy + self.sell
-        if not total:
-            return 0
-        lead = self._den * (self.buy - self.sell)
-        if lead > self._num * total:
-            return 1
-        if lead < -self._num * total:
-            return -1
-        return 0
+                sell += units
+        self.buy, self.sell = buy, sell
+        total = buy + sell
+        lead = self._den * (buy - sell)
+        if not self.enabled or not total:
+            self.lean = 0
+        elif lead > self._num * total:
+            self.lean = 1
+        elif lead < -self._num * total:
+            self.lean = -1
+        else:
+            self.lean = 0
 
     def value(self) -> float:
         """S itself, for reports and the dashboard (0 with no volume)."""

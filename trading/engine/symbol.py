@@ -157,7 +157,9 @@ class SymbolEngine:
         for level in self._levels.values():
             for tier, pct in enumerate(self._tiers.pcts(), start=1):
                 for side in SIDES:
-                    entries.append((level.config.boundary(side, pct), level.rank, side, tier, level))
+                    entries.append(
+                        (level.config.boundary(side, pct), level.rank, side, tier, level)
+                    )
         entries.sort(key=lambda e: e[:4])
         self._bounds = [e[0] for e in entries]
         self._refs = [(e[4], e[2], e[3]) for e in entries]
@@ -230,7 +232,7 @@ class SymbolEngine:
         for ts, price, qty in ticks:
             if track:
                 window.update(ts, qty)
-                if (position[LONG] > 0 or position[SHORT] > 0) and window.pressure():
+                if window.lean and (position[LONG] > 0 or position[SHORT] > 0):
                     self._exit(ts, price, out)
             if lo < price < hi:
                 self._prev = price
@@ -241,8 +243,7 @@ class SymbolEngine:
 
     def _exit(self, ts: int, price: float, out: list[Event]) -> None:
         """Rule 8 exit: close the side the trade flow runs against, for the whole account."""
-        pressure = self._sentiment.pressure()
-        side = LONG if pressure < 0 else SHORT
+        side = LONG if self._sentiment.lean < 0 else SHORT
         size = self.position[side]
         if size <= 0:
             return
@@ -307,8 +308,7 @@ class SymbolEngine:
                 IgnoredCrossing(ts, config.level_id, side, tiers, price, IGNORED_COOLDOWN, left)
             )
             return
-        pressure = self._sentiment.pressure()
-        if pressure == (-1 if side == LONG else 1):
+        if self._sentiment.lean == (-1 if side == LONG else 1):
             value = self._sentiment.value()
             out.append(
                 IgnoredCrossing(
@@ -326,7 +326,9 @@ class SymbolEngine:
         action = "add" if state.filled > 0 else "open"
         out.append(TierFire(ts, config.level_id, side, tiers, price, size))
         out.append(
-            OrderIntent(ts, config.level_id, side, action, tiers, size, price, REASON_TIER, state.cycle)
+            OrderIntent(
+                ts, config.level_id, side, action, tiers, size, price, REASON_TIER, state.cycle
+            )
         )
         state.filled = target
         self.position[side] += size
