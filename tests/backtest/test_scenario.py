@@ -1,0 +1,94 @@
+"""SCENARIO.json files: what a valid one gives and how a bad one is refused."""
+
+import json
+
+import pytest
+
+from tests.shared_data import GOLDEN
+from trading.backtest.scenario import ScenarioError, load_scenario
+
+VALID = {
+    "exchange": "binanceusdm",
+    "symbol": "BTC/USDT:USDT",
+    "tiers": {"tier1_pct": 0.005, "tier2_pct": 0.003, "tier3_pct": 0.0015},
+    "sentiment": {"enabled": True, "window_s": 60, "threshold": 0.6},
+    "levels": [
+        {
+            "id": "L1",
+            "level_price": 62750,
+            "base_size": 0.01,
+            "leverage": 5,
+            "margin_type": "isolated",
+            "cool_down_ms": 1000,
+        }
+    ],
+}
+
+
+def write(tmp_path, data):
+    path = tmp_path / "scenario.json"
+    path.write_text(data if isinstance(data, str) else json.dumps(data))
+    return path
+
+
+def test_golden_scenarios_load():
+    for path in GOLDEN.glob("*.scenario.json"):
+        scenario = load_scenario(path)
+        assert scenario.levels and scenario.exchange == "binanceusdm"
+
+
+def test_valid_scenario_keeps_ids_order_and_exact_tiers(tmp_path):
+    scenario = load_scenario(write(tmp_path, VALID))
+    assert [lv.level_id for lv in scenario.levels] == ["L1"]
+    assert str(scenario.tiers.tier3_pct) == "0.0015"
+    assert scenario.sentiment.window_s == 60 and scenario.sentiment.enabled
+
+
+def broken(**changes):
+    data = json.loads(json.dumps(VALID))
+    for dotted, value in changes.items():
+        target = data
+        *path, last = dotted.split("__")
+        for key in path:
+            target = target[int(key)] if key.isdigit() else target[key]
+        target[last] = value
+    return data
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ("{not json", "line 1: not valid JSON"),
+        ([], "must be a JSON object"),
+        (broken(exchange=""), "exchange must be a non-empty string"),
+        (broken(tiers__tier2_pct=0.006), "tier 1 must be farther from the level than tier 2"),
+        (broken(tiers__tier3_pct="x"), "tiers.tier3_pct must be a number, not 'x'"),
+        (broken(sentiment__threshold=1.5), "threshold must be at least 0 and below 1"),
+        (broken(sentiment__enabled="yes"), "sentiment.enabled must be true or false"),
+        (broken(levels=[]), "levels must be a non-empty list"),
+        (broken(levels__0__level_price=-1), "level_price must be above 0"),
+        (broken(levels__0__base_size=0), "base_size must be above 0"),
+        (broken(levels__0__leverage=0), "levels[0].leverage must be at least 1"),
+        (broken(levels__0__leverage=2.5), "levels[0].leverage must be a whole number"),
+        (broken(levels__0__margin_type="hedge"), "margin_type must be 'isolated' or 'cross'"),
+        (broken(levels__0__cool_down_ms=-5), "cool_down_ms cannot be negative"),
+    ],
+)
+def test_bad_scenario_is_refused_naming_file_and_field(tmp_path, data, message):
+    path = write(tmp_path, data)
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+    assert str(path) in str(info.value)
+    assert message in str(info.value)
+
+
+def test_duplicate_level_ids_are_refused(tmp_path):
+    data = broken()
+    data["levels"].append(dict(data["levels"][0], level_price=60000))
+    with pytest.raises(ScenarioError, match="level id 'L1' is used twice"):
+        load_scenario(write(tmp_path, data))
+
+
+def test_missing_file_is_a_clear_error(tmp_path):
+    with pytest.raises(ScenarioError, match="cannot be read"):
+        load_scenario(tmp_path / "nope.json")

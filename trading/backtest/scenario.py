@@ -1,0 +1,141 @@
+"""Backtest scenarios: the levels, tiers and sentiment settings a run replays against.
+
+A scenario comes from a SCENARIO.json file (field names as in the specification) or from the
+database; either way the runner sees the same `Scenario`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from trading.engine import LevelConfig, SentimentConfig, Tiers
+
+MARGIN_TYPES = ("isolated", "cross")
+
+
+class ScenarioError(Exception):
+    """A scenario that cannot be used; the message names the file and the field."""
+
+
+@dataclass(frozen=True)
+class Scenario:
+    exchange: str
+    symbol: str
+    tiers: Tiers
+    sentiment: SentimentConfig
+    levels: tuple[LevelConfig, ...]
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a SCENARIO.json file."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except OSError as e:
+        raise ScenarioError(f"{path}: cannot be read ({e.strerror}).") from None
+    except json.JSONDecodeError as e:
+        raise ScenarioError(f"{path}, line {e.lineno}: not valid JSON ({e.msg}).") from None
+    try:
+        return scenario_from_dict(data)
+    except ScenarioError as e:
+        raise ScenarioError(f"{path}: {e}") from None
+
+
+def scenario_from_dict(data: Any) -> Scenario:
+    if not isinstance(data, dict):
+        raise ScenarioError("the scenario must be a JSON object.")
+    exchange = _text(data, "exchange")
+    symbol = _text(data, "symbol")
+    tiers_data = _object(data, "tiers")
+    try:
+        tiers = Tiers(*(_decimal(tiers_data, f"tier{k}_pct", "tiers.") for k in (1, 2, 3)))
+    except ValueError as e:
+        raise ScenarioError(f"tiers: {e}") from None
+    sentiment_data = data.get("sentiment", {})
+    if not isinstance(sentiment_data, dict):
+        raise ScenarioError("sentiment must be an object.")
+    try:
+        sentiment = SentimentConfig(
+            enabled=_bool(sentiment_data.get("enabled", True), "sentiment.enabled"),
+            window_s=float(_decimal(sentiment_data, "window_s", "sentiment.", default=60)),
+            threshold=float(_decimal(sentiment_data, "threshold", "sentiment.", default=0.6)),
+        )
+    except ValueError as e:
+        raise ScenarioError(f"sentiment: {e}") from None
+    levels = data.get("levels")
+    if not isinstance(levels, list) or not levels:
+        raise ScenarioError("levels must be a non-empty list.")
+    configs = tuple(_level(item, i) for i, item in enumerate(levels))
+    ids = [c.level_id for c in configs]
+    duplicate = next((i for i in ids if ids.count(i) > 1), None)
+    if duplicate is not None:
+        raise ScenarioError(f"level id {duplicate!r} is used twice.")
+    return Scenario(exchange, symbol, tiers, sentiment, configs)
+
+
+def _level(item: Any, index: int) -> LevelConfig:
+    where = f"levels[{index}]."
+    if not isinstance(item, dict):
+        raise ScenarioError(f"levels[{index}] must be an object.")
+    level_id = item.get("id", str(index + 1))
+    if not isinstance(level_id, str | int) or isinstance(level_id, bool) or level_id == "":
+        raise ScenarioError(f"{where}id must be a string or a whole number.")
+    price = _decimal(item, "level_price", where)
+    size = _decimal(item, "base_size", where)
+    leverage = _whole(item, "leverage", where, default=1)
+    if leverage < 1:
+        raise ScenarioError(f"{where}leverage must be at least 1.")
+    margin = item.get("margin_type", "isolated")
+    if margin not in MARGIN_TYPES:
+        raise ScenarioError(f"{where}margin_type must be 'isolated' or 'cross', not {margin!r}.")
+    cool_down = _whole(item, "cool_down_ms", where, default=0)
+    try:
+        return LevelConfig(level_id, price, size, cool_down)
+    except ValueError as e:
+        raise ScenarioError(str(e)) from None
+
+
+def _text(data: dict[str, Any], key: str) -> str:
+    value = data.get(key)
+    if not isinstance(value, str) or not value:
+        raise ScenarioError(f"{key} must be a non-empty string.")
+    return value
+
+
+def _object(data: dict[str, Any], key: str) -> dict[str, Any]:
+    value = data.get(key)
+    if not isinstance(value, dict):
+        raise ScenarioError(f"{key} must be an object.")
+    return value
+
+
+def _bool(value: Any, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise ScenarioError(f"{name} must be true or false.")
+    return value
+
+
+def _decimal(
+    data: dict[str, Any], key: str, where: str, default: int | float | None = None
+) -> Decimal:
+    value = data.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ScenarioError(f"{where}{key} must be a number.")
+    try:
+        number = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+    except InvalidOperation:
+        raise ScenarioError(f"{where}{key} must be a number, not {value!r}.") from None
+    if not number.is_finite():
+        raise ScenarioError(f"{where}{key} must be a finite number.")
+    return number
+
+
+def _whole(data: dict[str, Any], key: str, where: str, default: int) -> int:
+    value = data.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ScenarioError(f"{where}{key} must be a whole number.")
+    return value
