@@ -8,7 +8,7 @@ import pytest
 
 from tests.shared_data import GOLDEN, GOLDEN_SCENARIOS
 from trading.accounting import Ledger
-from trading.backtest.runner import BacktestRun
+from trading.backtest.runner import Backtest
 from trading.backtest.scenario import load_scenario
 from trading.engine import SymbolEngine
 
@@ -23,7 +23,7 @@ def arrays(path):
 
 
 def run(name, batch=None, **kw):
-    backtest = BacktestRun(load_scenario(GOLDEN / f"{name}.scenario.json"), **kw)
+    backtest = Backtest(load_scenario(GOLDEN / f"{name}.scenario.json"), **kw)
     ts, price, qty = arrays(GOLDEN_SCENARIOS[name])
     step = batch or len(ts)
     for i in range(0, len(ts), step):

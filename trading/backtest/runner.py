@@ -45,7 +45,7 @@ class BacktestResult:
     last_ts: int | None = None
 
 
-class BacktestRun:
+class Backtest:
     """Feed batches with `feed`, then read `result` and `summary()`."""
 
     def __init__(
