@@ -1,0 +1,55 @@
+# levelbot: `make run` serves the demo, `make test` runs every check CI runs.
+# Needs GNU make and python3 >= 3.11; everything else goes into .venv.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+VENV_STAMP := $(VENV)/.installed
+MANAGE := $(BIN)/python manage.py
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+# What `make run` serves. Once runbot exists, the Procfile's processes start together with:
+#   make run SERVE='$(BIN)/honcho start web bot'
+SERVE ?= $(BIN)/daphne -b $(HOST) -p $(PORT) levelbot.asgi:application
+
+.PHONY: run test bench lint format
+
+.venv: $(VENV_STAMP)
+
+# Reinstalls only when a requirements file changes.
+$(VENV_STAMP): requirements.txt requirements-dev.txt
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "levelbot needs Python 3.11 or newer as $(PYTHON); set PYTHON=python3.11 (or newer)."; exit 1; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || \
+		{ echo "Could not create $(VENV). On Debian or Ubuntu: apt-get install python3-venv"; exit 1; }
+	$(BIN)/pip install -r requirements-dev.txt
+	@touch $@
+
+run: export LEVELBOT_DEMO := 1
+run: $(VENV_STAMP)
+	$(MANAGE) migrate --noinput
+	$(MANAGE) collectstatic --noinput
+	$(MANAGE) seed_demo --url http://$(HOST):$(PORT)/admin/
+	@printf '\n+%s+\n' "------------------------------------------------"
+	@printf '| %-46s |\n' "levelbot demo: http://$(HOST):$(PORT)/admin/" \
+		"log in as demo / demo" "Ctrl-C stops it"
+	@printf '+%s+\n\n' "------------------------------------------------"
+	$(SERVE)
+
+test: $(VENV_STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy trading/engine
+	$(BIN)/pytest
+
+bench: $(VENV_STAMP)
+	$(BIN)/python bench/engine.py
+
+lint: $(VENV_STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(VENV_STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .

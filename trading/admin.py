@@ -1,0 +1,271 @@
+"""Admin for levels, tiers, trades, bot sessions and bot settings.
+
+A level is not edited in place (spec 14.1): its trading fields are read-only once it exists, and a
+change means deleting it and adding a new one. Pausing, resuming and resetting go through the
+services, as they do from the dashboard.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Model, QuerySet
+from django.forms import ModelForm
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
+from django.utils.translation import ngettext
+
+from trading import services
+from trading.models import BotSession, BotSettings, Level, SymbolTiers, TierState, Trade
+
+LEVEL_TRADING_FIELDS = (
+    "exchange",
+    "symbol",
+    "level_price",
+    "base_size",
+    "leverage",
+    "margin_type",
+    "cool_down_ms",
+    "source",
+)
+LEVEL_EDITABLE_FIELDS = ("is_active", "note")
+LEVEL_RUNTIME_FIELDS = ("last_trigger_ms", "created_at")
+
+
+def adopt(target: Model, saved: Model) -> None:
+    """Make the admin's unsaved `target` stand for the row a service saved as `saved`."""
+    target.pk = saved.pk
+    target.refresh_from_db()
+    target._state.adding = False
+
+
+class ReadOnlyAdminMixin:
+    """History and runtime records: looked at in the admin, written only by the bot."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+
+class TierStateInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = TierState
+    fields = ("side", "fired_tiers", "filled_size", "cycle", "updated_at")
+    readonly_fields = fields
+    extra = 0
+
+
+@admin.register(Level)
+class LevelAdmin(admin.ModelAdmin):
+    list_display = (
+        "__str__",
+        "exchange",
+        "symbol",
+        "level_price",
+        "base_size",
+        "leverage",
+        "margin_type",
+        "cool_down_ms",
+        "is_active",
+        "source",
+        "created_at",
+    )
+    list_filter = ("exchange", "symbol", "is_active", "margin_type")
+    search_fields = ("symbol", "exchange", "note", "source")
+    actions = ("pause", "resume", "reset_tier_state")
+
+    def get_fields(self, request: HttpRequest, obj: Level | None = None) -> tuple[str, ...]:
+        if obj is None:
+            return (*LEVEL_TRADING_FIELDS, *LEVEL_EDITABLE_FIELDS)
+        return (*LEVEL_TRADING_FIELDS, *LEVEL_EDITABLE_FIELDS, *LEVEL_RUNTIME_FIELDS)
+
+    def get_readonly_fields(
+        self, request: HttpRequest, obj: Level | None = None
+    ) -> tuple[str, ...]:
+        if obj is None:
+            return ()
+        return (*LEVEL_TRADING_FIELDS, *LEVEL_RUNTIME_FIELDS)
+
+    def get_inlines(self, request: HttpRequest, obj: Level | None) -> list[type[Any]]:
+        return [TierStateInline] if obj is not None else []
+
+    def save_model(self, request: HttpRequest, obj: Level, form: ModelForm, change: bool) -> None:
+        if change:
+            # Write only what this page edits, never runtime state the bot may have just written.
+            if "note" in form.changed_data:
+                obj.save(update_fields=["note"])
+            if "is_active" in form.changed_data:
+                services.level_set_active(level=obj, is_active=obj.is_active)
+            return
+        fields = (*LEVEL_TRADING_FIELDS, *LEVEL_EDITABLE_FIELDS)
+        adopt(obj, services.level_create(**{name: form.cleaned_data[name] for name in fields}))
+
+    def delete_model(self, request: HttpRequest, obj: Level) -> None:
+        services.level_delete(level=obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Level]) -> None:
+        for level in queryset:
+            services.level_delete(level=level)
+
+    def get_deleted_objects(self, objs: Any, request: HttpRequest) -> Any:
+        # Tier state belongs to its level and has no delete permission of its own to ask for.
+        deleted, model_count, perms_needed, protected = super().get_deleted_objects(objs, request)
+        perms_needed.discard(TierState._meta.verbose_name)
+        return deleted, model_count, perms_needed, protected
+
+    @admin.action(description="Pause selected levels", permissions=["change"])
+    def pause(self, request: HttpRequest, queryset: QuerySet[Level]) -> None:
+        count = self._set_active(queryset, is_active=False)
+        self._report(request, ngettext("Paused %d level.", "Paused %d levels.", count) % count)
+
+    @admin.action(description="Resume selected levels", permissions=["change"])
+    def resume(self, request: HttpRequest, queryset: QuerySet[Level]) -> None:
+        count = self._set_active(queryset, is_active=True)
+        self._report(request, ngettext("Resumed %d level.", "Resumed %d levels.", count) % count)
+
+    @admin.action(description="Reset tier state of selected levels", permissions=["change"])
+    def reset_tier_state(self, request: HttpRequest, queryset: QuerySet[Level]) -> None:
+        levels = list(queryset)
+        for level in levels:
+            services.level_reset_tier_state(level=level)
+        message = ngettext(
+            "Reset the tier state of %d level.", "Reset the tier state of %d levels.", len(levels)
+        )
+        self._report(request, message % len(levels))
+
+    @staticmethod
+    def _set_active(queryset: QuerySet[Level], *, is_active: bool) -> int:
+        levels = list(queryset)
+        for level in levels:
+            services.level_set_active(level=level, is_active=is_active)
+        return len(levels)
+
+    def _report(self, request: HttpRequest, message: str) -> None:
+        self.message_user(request, message, messages.SUCCESS)
+
+
+@admin.register(SymbolTiers)
+class SymbolTiersAdmin(admin.ModelAdmin):
+    list_display = ("exchange", "symbol", "tier1_pct", "tier2_pct", "tier3_pct", "updated_at")
+    list_filter = ("exchange",)
+    search_fields = ("exchange", "symbol")
+    fields = ("exchange", "symbol", "tier1_pct", "tier2_pct", "tier3_pct", "levels", "updated_at")
+
+    def get_readonly_fields(
+        self, request: HttpRequest, obj: SymbolTiers | None = None
+    ) -> tuple[str, ...]:
+        # Tiers belong to their symbol: tiers for another symbol are added, not moved.
+        if obj is None:
+            return ("levels", "updated_at")
+        return ("exchange", "symbol", "levels", "updated_at")
+
+    def save_model(
+        self, request: HttpRequest, obj: SymbolTiers, form: ModelForm, change: bool
+    ) -> None:
+        adopt(
+            obj,
+            services.symbol_tiers_set(
+                exchange=obj.exchange,
+                symbol=obj.symbol,
+                tier1_pct=obj.tier1_pct,
+                tier2_pct=obj.tier2_pct,
+                tier3_pct=obj.tier3_pct,
+            ),
+        )
+
+    @admin.display(description="levels on this symbol")
+    def levels(self, obj: SymbolTiers) -> SafeString | str:
+        if obj.pk is None:
+            return "Shown once the tiers are saved."
+        levels = Level.objects.filter(exchange=obj.exchange, symbol=obj.symbol)
+        query = urlencode({"exchange": obj.exchange, "symbol": obj.symbol})
+        add_link = format_html(
+            '<a href="{}?{}">Add a level on this symbol</a>',
+            reverse("admin:trading_level_add"),
+            query,
+        )
+        if not levels:
+            return format_html("No levels on this symbol yet. {}", add_link)
+        rows = format_html_join(
+            "",
+            '<li><a href="{}">{}</a>{}</li>',
+            (
+                (
+                    reverse("admin:trading_level_change", args=[level.pk]),
+                    str(level),
+                    "" if level.is_active else " (paused)",
+                )
+                for level in levels
+            ),
+        )
+        list_link = format_html(
+            '<a href="{}?{}">Open them in the level list</a>',
+            reverse("admin:trading_level_changelist"),
+            query,
+        )
+        return format_html("<ul>{}</ul>{} · {}", rows, list_link, add_link)
+
+
+@admin.register(TierState)
+class TierStateAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("level", "side", "fired_tiers", "filled_size", "cycle", "updated_at")
+    list_filter = ("side", "level__exchange", "level__symbol")
+    list_select_related = ("level",)
+
+
+@admin.register(Trade)
+class TradeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = (
+        "created_at",
+        "exchange",
+        "symbol",
+        "level_key",
+        "side",
+        "action",
+        "tiers",
+        "size",
+        "price",
+        "fee",
+        "reason",
+        "status",
+    )
+    list_filter = ("exchange", "symbol", "side", "action", "reason", "status")
+    search_fields = ("client_order_id", "exchange_order_id", "level_key", "symbol")
+    date_hierarchy = "created_at"
+
+
+@admin.register(BotSession)
+class BotSessionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("id", "hostname", "pid", "started_at", "heartbeat_at", "stopped_at", "alive")
+    list_per_page = 50
+
+    @admin.display(boolean=True, description="alive")
+    def alive(self, obj: BotSession) -> bool:
+        return obj.is_alive(BotSettings.load().heartbeat_timeout_s)
+
+
+@admin.register(BotSettings)
+class BotSettingsAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: BotSettings | None = None) -> bool:
+        return False
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        # There is one row: the list would only ever hold it, so go straight to it.
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        row = BotSettings.load()
+        return HttpResponseRedirect(reverse("admin:trading_botsettings_change", args=[row.pk]))

@@ -1,0 +1,25 @@
+"""Levels, tiers, and what the bot did with them.
+
+Every rule on a row is stated twice with the same sentence: as a field validator or in `clean()`,
+so that a form shows it beside the field, and as a database constraint, so that no writer (the
+bot, a script, a shell) can store a row that breaks it.
+"""
+
+from trading.choices import MarginType, Side, TradeAction, TradeReason, TradeStatus
+from trading.models.bot import BotSession, BotSettings
+from trading.models.levels import Level, SymbolTiers, TierState
+from trading.models.trades import Trade
+
+__all__ = [
+    "BotSession",
+    "BotSettings",
+    "Level",
+    "MarginType",
+    "Side",
+    "SymbolTiers",
+    "TierState",
+    "Trade",
+    "TradeAction",
+    "TradeReason",
+    "TradeStatus",
+]

@@ -1,0 +1,115 @@
+"""Writes to levels and tiers: each service validates, then saves in one transaction.
+
+Each logs what it changed once the transaction commits (spec section 10), never for a change
+that was rolled back.
+"""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from trading.models import Level, MarginType, Side, SymbolTiers, TierState
+
+logger = logging.getLogger(__name__)
+
+
+def _log_on_commit(message: str, *args: object) -> None:
+    transaction.on_commit(lambda: logger.info(message, *args))
+
+
+@transaction.atomic
+def level_create(
+    *,
+    exchange: str,
+    symbol: str,
+    level_price: Decimal,
+    base_size: Decimal,
+    leverage: int,
+    margin_type: str = MarginType.ISOLATED,
+    cool_down_ms: int = 1000,
+    source: str = "manual-web",
+    note: str = "",
+    is_active: bool = True,
+) -> Level:
+    """Create a level with a fresh tier state for each side (nothing fired, nothing filled)."""
+    level = Level(
+        exchange=exchange,
+        symbol=symbol,
+        level_price=level_price,
+        base_size=base_size,
+        leverage=leverage,
+        margin_type=margin_type,
+        cool_down_ms=cool_down_ms,
+        source=source,
+        note=note,
+        is_active=is_active,
+    )
+    level.full_clean()
+    level.save()
+    TierState.objects.bulk_create(TierState(level=level, side=side) for side in Side.values)
+    _log_on_commit("level added: %s (id %s)", level, level.pk)
+    return level
+
+
+@transaction.atomic
+def level_delete(*, level: Level) -> None:
+    """Delete a level and its tier state; its trades stay, keeping the level's id as text.
+
+    An open position the level built is not closed (spec 14.4).
+    """
+    description, level_id = str(level), level.pk
+    level.delete()
+    _log_on_commit("level removed: %s (id %s)", description, level_id)
+
+
+@transaction.atomic
+def level_set_active(*, level: Level, is_active: bool) -> Level:
+    """Pause (no tier fires) or resume a level. Its tier state and cooldown are kept."""
+    level.is_active = is_active
+    level.full_clean()
+    level.save(update_fields=["is_active"])
+    _log_on_commit("level %s: %s (id %s)", "resumed" if is_active else "paused", level, level.pk)
+    return level
+
+
+@transaction.atomic
+def level_reset_tier_state(*, level: Level) -> list[TierState]:
+    """Reset both sides of a level: no tier fired, nothing filled, the cycle counted up.
+
+    `last_trigger_ms` stays, so the cooldown still holds after a reset (DESIGN 3, rule 9). The
+    new cycle gives the side's next orders new client order ids.
+    """
+    for side in Side.values:
+        TierState.objects.get_or_create(level=level, side=side)
+    TierState.objects.filter(level=level).update(
+        fired_tiers=[], filled_size=Decimal(0), cycle=F("cycle") + 1, updated_at=timezone.now()
+    )
+    _log_on_commit("tier state reset: %s (id %s)", level, level.pk)
+    return list(TierState.objects.filter(level=level).order_by("side"))
+
+
+@transaction.atomic
+def symbol_tiers_set(
+    *,
+    exchange: str,
+    symbol: str,
+    tier1_pct: Decimal,
+    tier2_pct: Decimal,
+    tier3_pct: Decimal,
+) -> SymbolTiers:
+    """Create or change the tiers of an (exchange, symbol); every level of it uses them."""
+    tiers = SymbolTiers.objects.select_for_update().filter(
+        exchange=exchange, symbol=symbol
+    ).first() or SymbolTiers(exchange=exchange, symbol=symbol)
+    tiers.tier1_pct = tier1_pct
+    tiers.tier2_pct = tier2_pct
+    tiers.tier3_pct = tier3_pct
+    tiers.full_clean()
+    tiers.save()
+    _log_on_commit("symbol tiers updated: %s", tiers)
+    return tiers
