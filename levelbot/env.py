@@ -25,9 +25,9 @@ SQLITE_OPTIONS: Mapping[str, Any] = {
 }
 
 SECRET_KEY_MISSING = (
-    "SECRET_KEY is not set. Set the SECRET_KEY environment variable to a long random string "
-    "(for example the output of: python3 -c 'import secrets; print(secrets.token_urlsafe(50))'), "
-    "or set LEVELBOT_DEMO=1 to try levelbot locally with a generated key."
+    "SECRET_KEY is not set, and LEVELBOT_HTTPS=1 says this site is served to the world. Set the "
+    "SECRET_KEY environment variable to a long random string (for example the output of: "
+    "python3 -c 'import secrets; print(secrets.token_urlsafe(50))')."
 )
 
 

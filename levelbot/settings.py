@@ -6,7 +6,6 @@ Settings a trader tunes while the bot runs live in the BotSettings row instead.
 """
 
 import os
-import sys
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -24,11 +23,14 @@ VAR_DIR = BASE_DIR / "var"
 
 DEBUG = env_bool("DEBUG")
 DEMO = env_bool("LEVELBOT_DEMO")
-UNDER_PYTEST = "pytest" in sys.modules
 
+HTTPS = env_bool("LEVELBOT_HTTPS")
+
+# A site served to the world (LEVELBOT_HTTPS) must be given its key; on a trader's own machine
+# (the bot, a backtest, the local dashboard) a key generated once into var/ is as good.
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
-    if not (DEBUG or DEMO or UNDER_PYTEST):
+    if HTTPS:
         raise ImproperlyConfigured(SECRET_KEY_MISSING)
     SECRET_KEY = secret_key_from_file(VAR_DIR / "secret_key")
 
@@ -141,7 +143,7 @@ SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True
-if env_bool("LEVELBOT_HTTPS"):
+if HTTPS:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_SSL_REDIRECT = not DEBUG

@@ -164,15 +164,15 @@ def test_env_bool_reads_only_clear_yes_words(value: str, expected: bool) -> None
     assert env_bool("FLAG", {"FLAG": value}) is expected
 
 
-def test_missing_secret_key_refuses_to_start_outside_demo_and_debug() -> None:
-    result = manage("check")
+def test_missing_secret_key_refuses_to_serve_over_https() -> None:
+    result = manage("check", LEVELBOT_HTTPS="1")
     assert result.returncode != 0
     assert "Set the SECRET_KEY environment variable" in result.stderr
     assert SECRET_KEY_MISSING in result.stderr
 
 
-def test_demo_mode_without_secret_key_uses_the_stored_key() -> None:
-    seen = settings_seen(["SECRET_KEY"], LEVELBOT_DEMO="1")
+def test_local_use_without_secret_key_uses_the_stored_key() -> None:
+    seen = settings_seen(["SECRET_KEY"])
     stored = (BASE_DIR / "var" / "secret_key").read_text().strip()
     assert seen == {"SECRET_KEY": stored}
     assert len(stored) >= 50

@@ -6,11 +6,13 @@ bot, a script, a shell) can store a row that breaks it.
 """
 
 from trading.choices import MarginType, Side, TradeAction, TradeReason, TradeStatus
+from trading.models.backtests import BacktestRun
 from trading.models.bot import BotSession, BotSettings
 from trading.models.levels import Level, SymbolTiers, TierState
 from trading.models.trades import Trade
 
 __all__ = [
+    "BacktestRun",
     "BotSession",
     "BotSettings",
     "Level",

@@ -12,6 +12,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from trading import messages
+from trading.engine import SentimentConfig
 from trading.models.base import check
 from trading.validators import LessThanValidator
 
@@ -128,6 +129,14 @@ class BotSettings(models.Model):
 
     def __str__(self) -> str:
         return "bot settings"
+
+    def sentiment(self) -> SentimentConfig:
+        """The sentiment rule's settings as the engine takes them."""
+        return SentimentConfig(
+            enabled=self.sentiment_enabled,
+            window_s=float(self.sentiment_window_s),
+            threshold=float(self.sentiment_threshold),
+        )
 
     @classmethod
     def load(cls) -> BotSettings:

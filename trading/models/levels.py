@@ -11,6 +11,7 @@ from django.db.models import F, Q
 
 from trading import messages
 from trading.choices import MAX_LEVERAGE, MarginType, Side
+from trading.engine import LevelConfig, Tiers
 from trading.models.base import PRICE, TIER, check, plain
 from trading.validators import (
     TIER_LIST_MESSAGE,
@@ -105,6 +106,12 @@ class Level(models.Model):
     def __str__(self) -> str:
         return f"{self.exchange} {self.symbol} @ {plain(self.level_price)}"
 
+    def to_engine(self) -> LevelConfig:
+        """The level as the engine sees it; the database id is its key."""
+        return LevelConfig(
+            self.pk, self.level_price, self.base_size, self.cool_down_ms, self.is_active
+        )
+
 
 class SymbolTiers(models.Model):
     """The three tier distances shared by every level of one (exchange, symbol)."""
@@ -148,6 +155,9 @@ class SymbolTiers(models.Model):
     def __str__(self) -> str:
         tiers = " / ".join(plain(t) for t in (self.tier1_pct, self.tier2_pct, self.tier3_pct))
         return f"{self.exchange} {self.symbol} tiers {tiers}"
+
+    def to_engine(self) -> Tiers:
+        return Tiers(self.tier1_pct, self.tier2_pct, self.tier3_pct)
 
     def clean(self) -> None:
         t1, t2, t3 = self.tier1_pct, self.tier2_pct, self.tier3_pct
