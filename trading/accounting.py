@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from trading.engine import LONG, SHORT
+from trading.engine import LONG, SHORT, SIZE_DECIMALS
 
 
 @dataclass(slots=True)
@@ -77,15 +77,15 @@ class Ledger:
             move = at - position.entry_price if side == LONG else position.entry_price - at
             realized = move * size
             self.realized_pnl += realized
-            position.size -= size
-            if position.size <= 1e-12:
+            position.size = round(position.size - size, SIZE_DECIMALS)
+            if position.size <= 0:
                 self.round_trips += 1
                 self.wins += realized > position.round_trip_fees
                 self.positions[side] = SidePosition()
         else:
             total = position.size + size
             position.entry_price = (position.entry_price * position.size + at * size) / total
-            position.size = total
+            position.size = round(total, SIZE_DECIMALS)
         return Fill(side, action, size, at, fee, realized)
 
     def unrealized_pnl(self, price: float) -> float:

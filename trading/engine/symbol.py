@@ -27,6 +27,7 @@ from trading.engine.types import (
     REASON_TIER,
     SHORT,
     SIDES,
+    SIZE_DECIMALS,
     Event,
     IgnoredCrossing,
     LevelConfig,
@@ -319,7 +320,7 @@ class SymbolEngine:
         state.fired |= new
         level.last_trigger = ts
         target = config.base_size * _target_multiple(state.fired)
-        size = target - state.filled
+        size = round(target - state.filled, SIZE_DECIMALS)
         if size <= config.base_size * _SIZE_EPSILON:
             out.append(TierFire(ts, config.level_id, side, tiers, price, 0.0))
             return
@@ -331,4 +332,4 @@ class SymbolEngine:
             )
         )
         state.filled = target
-        self.position[side] += size
+        self.position[side] = round(self.position[side] + size, SIZE_DECIMALS)

@@ -14,6 +14,10 @@ LONG: Final = "LONG"
 SHORT: Final = "SHORT"
 SIDES: Final = (LONG, SHORT)
 
+# Sizes are summed in floats; sums are rounded to this many places so that 0.01 + 0.008 is
+# 0.018, not 0.018000000000000002. Far below any exchange's amount precision.
+SIZE_DECIMALS: Final = 12
+
 # Reasons an order is placed (the Trade model's `reason`).
 REASON_TIER: Final = "tier"
 REASON_SENTIMENT_EXIT: Final = "sentiment_exit"
