@@ -8,12 +8,23 @@ from __future__ import annotations
 
 import logging
 from decimal import Decimal
+from typing import Any
 
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from trading.models import Level, MarginType, Side, SymbolTiers, TierState
+from trading.backtest.runner import Backtest
+from trading.backtest.scenario import scenario_to_dict
+from trading.models import (
+    BacktestRun,
+    Level,
+    MarginType,
+    Side,
+    SymbolTiers,
+    TierState,
+)
+from trading.models.backtests import SAVED_ORDERS_MAX
 
 logger = logging.getLogger(__name__)
 
@@ -113,3 +124,34 @@ def symbol_tiers_set(
     tiers.save()
     _log_on_commit("symbol tiers updated: %s", tiers)
     return tiers
+
+
+@transaction.atomic
+def backtest_run_create(
+    *,
+    backtest: Backtest,
+    summary: dict[str, Any],
+    data_files: list[str],
+    fee_rate: Decimal,
+    slippage_bps: Decimal,
+    candles: bool,
+) -> BacktestRun:
+    """Store a finished backtest so that the dashboard can show it with its equity curve."""
+    orders = backtest.result.orders
+    run = BacktestRun(
+        exchange=backtest.scenario.exchange,
+        symbol=backtest.scenario.symbol,
+        data_files=data_files,
+        scenario=scenario_to_dict(backtest.scenario),
+        fee_rate=fee_rate,
+        slippage_bps=slippage_bps,
+        candles=candles,
+        summary=summary,
+        equity_curve=[list(point) for point in backtest.equity_points()],
+        orders=orders[:SAVED_ORDERS_MAX],
+        orders_truncated=len(orders) > SAVED_ORDERS_MAX,
+    )
+    run.full_clean()
+    run.save()
+    _log_on_commit("backtest run %s saved: %s %s", run.pk, run.exchange, run.symbol)
+    return run

@@ -139,3 +139,27 @@ def _whole(data: dict[str, Any], key: str, where: str, default: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ScenarioError(f"{where}{key} must be a whole number.")
     return value
+
+
+def scenario_to_dict(scenario: Scenario) -> dict[str, Any]:
+    """The scenario in SCENARIO.json's shape, numbers as exact strings where they are decimals."""
+    sentiment = scenario.sentiment
+    return {
+        "exchange": scenario.exchange,
+        "symbol": scenario.symbol,
+        "tiers": {f"tier{k}_pct": str(t) for k, t in enumerate(scenario.tiers.pcts(), start=1)},
+        "sentiment": {
+            "enabled": sentiment.enabled,
+            "window_s": sentiment.window_s,
+            "threshold": sentiment.threshold,
+        },
+        "levels": [
+            {
+                "id": level.level_id,
+                "level_price": str(level.level_price),
+                "base_size": level.base_size,
+                "cool_down_ms": level.cool_down_ms,
+            }
+            for level in scenario.levels
+        ],
+    }
