@@ -45,6 +45,8 @@ test: $(VENV_STAMP)
 
 bench: $(VENV_STAMP)
 	$(BIN)/python bench/engine.py
+	$(BIN)/python bench/readers.py
+	$(BIN)/python bench/backtest.py
 
 lint: $(VENV_STAMP)
 	$(BIN)/ruff check .
