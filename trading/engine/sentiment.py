@@ -23,16 +23,21 @@ class SentimentWindow:
     __slots__ = ("_den", "_num", "_trades", "buy", "enabled", "lean", "sell", "window_ms")
 
     def __init__(self, config: SentimentConfig) -> None:
+        self._trades: deque[tuple[int, int]] = deque()
+        self.configure(config)
+        self.buy = 0
+        self.sell = 0
+        # +1 while buyers dominate beyond the threshold, -1 for sellers, else 0 (or disabled).
+        self.lean = 0
+
+    def configure(self, config: SentimentConfig) -> None:
         self.enabled = config.enabled
         self.window_ms = round(config.window_s * 1000)
         threshold = Fraction(repr(float(config.threshold)))
         self._num = threshold.numerator
         self._den = threshold.denominator
-        self._trades: deque[tuple[int, int]] = deque()
-        self.buy = 0
-        self.sell = 0
-        # +1 while buyers dominate beyond the threshold, -1 for sellers, else 0 (or disabled).
-        self.lean = 0
+        if not self.enabled:
+            self.lean = 0
 
     def update(self, ts: int, qty: float) -> None:
         """Add a trade's signed taker amount at `ts`, drop trades that left the window and

@@ -153,6 +153,10 @@ class SymbolEngine:
         self._tiers = tiers
         self._rebuild()
 
+    def set_sentiment(self, config: SentimentConfig) -> None:
+        """New sentiment settings apply from the next tick; trades already seen stay counted."""
+        self._sentiment.configure(config)
+
     def _rebuild(self) -> None:
         entries: list[tuple[float, int, str, int, _Level]] = []
         for level in self._levels.values():
@@ -211,10 +215,26 @@ class SymbolEngine:
         else:
             self.position[side] = float(size)
 
+    def undo_fill(self, order: OrderIntent) -> None:
+        """An entry the exchange refused: its size was never filled. Its tiers stay fired, so
+        the refusal is not retried on the next crossing."""
+        if order.action == "close" or order.level_id not in self._levels:
+            return
+        state = self._levels[order.level_id].side(order.side)
+        state.filled = max(0.0, round(state.filled - order.size, SIZE_DECIMALS))
+        self.position[order.side] = max(
+            0.0, round(self.position[order.side] - order.size, SIZE_DECIMALS)
+        )
+
     def sentiment(self) -> float:
         return self._sentiment.value()
 
     # -- ticks ---------------------------------------------------------------------------
+
+    def record_trade(self, ts: int, qty: float) -> None:
+        """A trade seen while quotes set the price: it moves the sentiment window only."""
+        if self._sentiment.enabled:
+            self._sentiment.update(ts, qty)
 
     def on_tick(self, ts: int, price: float, qty: float = 0.0) -> list[Event]:
         """One tick; see `run`."""

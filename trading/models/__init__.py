@@ -9,14 +9,26 @@ from trading.choices import MarginType, Side, TradeAction, TradeReason, TradeSta
 from trading.models.backtests import BacktestRun
 from trading.models.bot import BotSession, BotSettings
 from trading.models.levels import Level, SymbolTiers, TierState
+from trading.models.runtime import (
+    FeedStatus,
+    Installation,
+    LevelEvent,
+    PaperFill,
+    PaperPosition,
+)
 from trading.models.trades import Trade
 
 __all__ = [
     "BacktestRun",
     "BotSession",
     "BotSettings",
+    "FeedStatus",
+    "Installation",
     "Level",
+    "LevelEvent",
     "MarginType",
+    "PaperFill",
+    "PaperPosition",
     "Side",
     "SymbolTiers",
     "TierState",

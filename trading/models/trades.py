@@ -49,6 +49,12 @@ class Trade(models.Model):
         validators=[GreaterThanValidator(0, messages.TRADE_PRICE_POSITIVE)],
         help_text="The average fill price; empty until the order fills.",
     )
+    tick_price = models.DecimalField(
+        **PRICE,
+        null=True,
+        blank=True,
+        help_text="The price of the tick the decision was made on: the fill's reference.",
+    )
     fee = models.DecimalField(
         **PRICE, default=Decimal(0), help_text="In the settle currency (USDT for BTC/USDT:USDT)."
     )

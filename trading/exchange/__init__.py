@@ -1,0 +1,1 @@
+"""Exchanges the bot trades on, behind one async interface: paper (simulated) and ccxt (live)."""

@@ -1,0 +1,62 @@
+"""The one interface every exchange adapter implements, and the records it speaks in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+FILLED = "filled"
+REJECTED = "rejected"
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRequest:
+    """A market order: `action` open/add buys a LONG or sells a SHORT; close does the opposite.
+
+    `price` is the tick price the decision was made at: the paper exchange fills there, a real
+    exchange ignores it except to cap slippage.
+    """
+
+    exchange: str
+    symbol: str
+    side: str
+    action: str
+    size: float
+    price: float
+    client_order_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class OrderResult:
+    client_order_id: str
+    status: str  # FILLED or REJECTED
+    filled_size: float = 0.0
+    price: float | None = None
+    fee: float = 0.0
+    exchange_order_id: str = ""
+    error: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PositionInfo:
+    side: str
+    size: float
+    entry_price: float
+    unrealized_pnl: float = 0.0
+
+
+class Exchange(Protocol):
+    """What runbot needs of an exchange. Implementations never raise for a refused order:
+    they return a REJECTED result with the exchange's reason."""
+
+    name: str
+
+    async def place_order(self, order: OrderRequest) -> OrderResult: ...
+
+    async def find_order(self, client_order_id: str) -> OrderResult | None:
+        """The order with this client id, if the exchange ever received it."""
+        ...
+
+    async def positions(self, symbol: str) -> dict[str, PositionInfo]: ...
+
+    async def close(self) -> None: ...

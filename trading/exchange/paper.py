@@ -1,0 +1,115 @@
+"""The paper exchange: simulated fills on the bot's own database, the same way every time.
+
+Fills happen at the decision's tick price moved by slippage, with a taker fee, into one
+aggregate position per side (hedge mode) with an average entry price. The account lives in the
+database (PaperPosition, PaperFill), so a restarted bot continues the same account, and an
+order's client id finds its fill again after a crash. The arithmetic is the backtest's Ledger.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from asgiref.sync import sync_to_async
+from django.db import transaction
+
+from trading.accounting import Ledger, SidePosition
+from trading.engine import SIDES
+from trading.exchange.base import FILLED, REJECTED, OrderRequest, OrderResult, PositionInfo
+from trading.models import PaperFill, PaperPosition
+
+
+def _decimal(value: float) -> Decimal:
+    return Decimal(repr(value))
+
+
+def _result(fill: PaperFill) -> OrderResult:
+    return OrderResult(
+        fill.client_order_id,
+        FILLED,
+        filled_size=float(fill.size),
+        price=float(fill.price),
+        fee=float(fill.fee),
+        exchange_order_id=f"paper-{fill.pk}",
+    )
+
+
+class PaperExchange:
+    """Simulates one exchange account; `name` is the exchange id it stands in for."""
+
+    def __init__(self, name: str, *, fee_rate: float = 0.0, slippage_bps: float = 0.0) -> None:
+        self.name = name
+        self.fee_rate = fee_rate
+        self.slippage_bps = slippage_bps
+
+    async def place_order(self, order: OrderRequest) -> OrderResult:
+        return await sync_to_async(self.place_order_sync)(order)
+
+    async def find_order(self, client_order_id: str) -> OrderResult | None:
+        return await sync_to_async(self.find_order_sync)(client_order_id)
+
+    async def positions(self, symbol: str) -> dict[str, PositionInfo]:
+        return await sync_to_async(self.positions_sync)(symbol)
+
+    async def close(self) -> None:
+        return None
+
+    @transaction.atomic
+    def place_order_sync(self, order: OrderRequest) -> OrderResult:
+        done = PaperFill.objects.filter(client_order_id=order.client_order_id).first()
+        if done is not None:
+            return _result(done)  # the same order again: an exchange would refuse the id
+        if not order.size > 0:
+            return OrderResult(order.client_order_id, REJECTED, error="The size must be above 0.")
+        rows = {
+            row.side: row
+            for row in PaperPosition.objects.select_for_update().filter(
+                exchange=self.name, symbol=order.symbol
+            )
+        }
+        for side in SIDES:
+            if side not in rows:
+                rows[side] = PaperPosition(exchange=self.name, symbol=order.symbol, side=side)
+        ledger = Ledger(fee_rate=self.fee_rate, slippage_bps=self.slippage_bps)
+        for side, row in rows.items():
+            ledger.positions[side] = SidePosition(
+                float(row.size), float(row.entry_price), float(row.round_trip_fees)
+            )
+        if order.action == "close" and not ledger.positions[order.side].size:
+            return OrderResult(
+                order.client_order_id,
+                REJECTED,
+                error=f"There is no {order.side} position to close.",
+            )
+        fill = ledger.fill(order.side, order.action, order.size, order.price)
+        row = rows[order.side]
+        held = ledger.positions[order.side]
+        row.size = _decimal(held.size)
+        row.entry_price = _decimal(held.entry_price)
+        row.round_trip_fees = _decimal(held.round_trip_fees)
+        row.realized_pnl += _decimal(fill.realized_pnl)
+        row.fees += _decimal(fill.fee)
+        row.save()
+        record = PaperFill.objects.create(
+            client_order_id=order.client_order_id,
+            exchange=self.name,
+            symbol=order.symbol,
+            side=order.side,
+            action=order.action,
+            size=_decimal(fill.size),
+            price=_decimal(fill.price),
+            fee=_decimal(fill.fee),
+            realized_pnl=_decimal(fill.realized_pnl),
+        )
+        return _result(record)
+
+    def find_order_sync(self, client_order_id: str) -> OrderResult | None:
+        fill = PaperFill.objects.filter(client_order_id=client_order_id).first()
+        return _result(fill) if fill is not None else None
+
+    def positions_sync(self, symbol: str) -> dict[str, PositionInfo]:
+        rows = PaperPosition.objects.filter(exchange=self.name, symbol=symbol, size__gt=0)
+        return {
+            row.side: PositionInfo(row.side, float(row.size), float(row.entry_price))
+            for row in rows
+        }

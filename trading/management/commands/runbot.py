@@ -1,0 +1,64 @@
+"""`manage.py runbot`: the long-lived trading process."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from trading.runtime.bot import Bot, BotConfigError, BotOptions
+from trading.runtime.logs import configure_logging
+
+
+class Command(BaseCommand):
+    help = (
+        "Trade the active levels: consume prices, run the tier engine for every level, place "
+        "orders (on the paper exchange unless --live) and record everything."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--live", action="store_true", help="Trade a real account.")
+        parser.add_argument(
+            "--exchange",
+            action="append",
+            default=[],
+            metavar="ID",
+            help="Only this exchange id (repeatable); default: all.",
+        )
+        parser.add_argument(
+            "--symbols",
+            nargs="+",
+            default=[],
+            metavar="SYMBOL",
+            help="Only these unified symbols; default: all with levels.",
+        )
+        parser.add_argument(
+            "--feed", default="synthetic", help="synthetic (default), replay:PATH[@SPEED] or live."
+        )
+        parser.add_argument(
+            "--run-for", type=float, metavar="SECONDS", help="Stop cleanly after this many seconds."
+        )
+        parser.add_argument("--seed", type=int, default=1, help="Seed of the synthetic feed.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if options["live"]:
+            raise CommandError(
+                "Live trading needs the exchange adapters, which this version does not have "
+                "yet: run without --live to trade on the paper exchange."
+            )
+        if options["run_for"] is not None and options["run_for"] <= 0:
+            raise CommandError("--run-for must be a positive number of seconds.")
+        configure_logging(os.environ.get("LOG_LEVEL", "INFO"))
+        bot_options = BotOptions(
+            exchanges=tuple(options["exchange"]),
+            symbols=tuple(options["symbols"]),
+            feed=options["feed"],
+            run_for=options["run_for"],
+            seed=options["seed"],
+        )
+        try:
+            asyncio.run(Bot(bot_options).run())
+        except BotConfigError as e:
+            raise CommandError(str(e)) from None

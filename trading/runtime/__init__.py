@@ -1,0 +1,1 @@
+"""The runbot process: feed -> engine -> executor -> store, one engine per (exchange, symbol)."""

@@ -1,0 +1,214 @@
+"""The runbot process: one SymbolRunner per (exchange, symbol), and the work around them.
+
+`Bot.run()` starts a session, starts every symbol's runner, and then keeps house: heartbeat
+and status every second, levels reloaded every `levels_reload_ms`, stale feeds detected, old
+level events pruned. It stops on SIGTERM or SIGINT, after `run_for` seconds, or when every
+replay has reached its end; a batch being worked on is always finished and recorded first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import structlog
+from asgiref.sync import sync_to_async
+
+from trading.exchange.base import Exchange
+from trading.exchange.paper import PaperExchange
+from trading.feeds.base import Feed
+from trading.feeds.replay import ReplayFeed, parse_replay_spec
+from trading.feeds.synthetic import SyntheticFeed
+from trading.runtime import store
+from trading.runtime.runner import SymbolNotReady, SymbolRunner
+
+log = structlog.get_logger("levelbot.bot")
+
+EVENT_RETENTION = timedelta(days=7)
+STATUS_EVERY_S = 1.0
+
+
+class BotConfigError(Exception):
+    """runbot cannot start as asked; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class BotOptions:
+    exchanges: tuple[str, ...] = ()
+    symbols: tuple[str, ...] = ()
+    feed: str = "synthetic"
+    run_for: float | None = None
+    seed: int = 1
+
+
+def feed_factory(spec: str, *, seed: int) -> Callable[[store.SymbolSnapshot], Feed]:
+    """A function making each symbol's feed from its snapshot; checks the spec at once."""
+    if spec == "synthetic":
+
+        def synthetic(snapshot: store.SymbolSnapshot) -> Feed:
+            assert snapshot.tiers is not None
+            prices = [float(level.level_price) for level in snapshot.levels]
+            return SyntheticFeed(prices, float(snapshot.tiers.tier1_pct), seed=seed)
+
+        return synthetic
+    if spec.startswith("replay:"):
+        try:
+            path, speed = parse_replay_spec(spec.removeprefix("replay:"))
+        except ValueError as e:
+            raise BotConfigError(str(e)) from None
+        if not path.exists():
+            raise BotConfigError(f"{path}: no such file to replay.")
+        return lambda snapshot: ReplayFeed(path, speed)
+    if spec == "live":
+        raise BotConfigError(
+            "The live feed (public market data through ccxt.pro) is not available in this "
+            "version: use --feed synthetic or --feed replay:PATH@SPEED."
+        )
+    raise BotConfigError(f"Unknown feed {spec!r}: use synthetic, replay:PATH[@SPEED] or live.")
+
+
+class Bot:
+    def __init__(self, options: BotOptions) -> None:
+        self.options = options
+        self.make_feed = feed_factory(options.feed, seed=options.seed)
+        self.replay = options.feed.startswith("replay:")
+        self.stop = asyncio.Event()
+        self.runners: dict[tuple[str, str], SymbolRunner] = {}
+        self.tasks: dict[tuple[str, str], asyncio.Task[None]] = {}
+        self.exchanges: dict[str, Exchange] = {}
+        self.session_id: Any = None
+        self.prefix = ""
+
+    def _wanted(self, pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        exchanges, symbols = self.options.exchanges, self.options.symbols
+        return [
+            (e, s)
+            for e, s in pairs
+            if (not exchanges or e in exchanges) and (not symbols or s in symbols)
+        ]
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._signalled, sig)
+        if self.options.run_for is not None:
+            loop.call_later(self.options.run_for, self.stop.set)
+        pairs = self._wanted(await sync_to_async(store.trading_pairs)())
+        if self.replay and len(pairs) != 1:
+            raise BotConfigError(
+                "A replay feeds one symbol: choose it with --exchange and --symbols "
+                f"(levels with tiers found for {len(pairs)} symbols)."
+            )
+        self.session_id = await sync_to_async(store.session_start)()
+        self.prefix = await sync_to_async(store.order_prefix)()
+        log.info("bot started", session=str(self.session_id), feed=self.options.feed)
+        try:
+            await self._start_symbols(pairs)
+            await self._keep_house()
+        finally:
+            await self._shutdown()
+
+    def _signalled(self, sig: signal.Signals) -> None:
+        log.info("stopping", signal=sig.name)
+        self.stop.set()
+
+    async def _start_symbols(self, pairs: list[tuple[str, str]]) -> None:
+        for pair in pairs:
+            if pair in self.runners:
+                continue
+            exchange_id, symbol = pair
+            snapshot = await sync_to_async(store.load_symbol)(exchange_id, symbol)
+            if snapshot.tiers is None or not snapshot.levels:
+                continue
+            exchange = self.exchanges.get(exchange_id)
+            if exchange is None:
+                exchange = PaperExchange(
+                    exchange_id, fee_rate=snapshot.fee_rate, slippage_bps=snapshot.slippage_bps
+                )
+                self.exchanges[exchange_id] = exchange
+            runner = SymbolRunner(
+                exchange_id=exchange_id,
+                symbol=symbol,
+                exchange=exchange,
+                feed=self.make_feed(snapshot),
+                prefix=self.prefix,
+                session_id=self.session_id,
+            )
+            try:
+                await runner.start()
+            except SymbolNotReady as e:
+                log.warning("symbol not started", exchange=exchange_id, symbol=symbol, why=str(e))
+                continue
+            self.runners[pair] = runner
+            self.tasks[pair] = asyncio.create_task(self._consume(runner))
+
+    async def _consume(self, runner: SymbolRunner) -> None:
+        """Feed batches into the runner until the feed ends or the bot stops. Stopping never
+        interrupts a batch: only the wait for the next one."""
+        batches = runner.feed.batches().__aiter__()
+        stopped = asyncio.ensure_future(self.stop.wait())
+        try:
+            while not self.stop.is_set():
+                following = asyncio.ensure_future(anext(batches))
+                done, _ = await asyncio.wait(
+                    {following, stopped}, return_when=asyncio.FIRST_COMPLETED
+                )
+                if following not in done:
+                    following.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+                        await following
+                    break
+                try:
+                    ticks = following.result()
+                except StopAsyncIteration:
+                    runner.log.info("feed ended")
+                    break
+                await runner.process(ticks)
+        finally:
+            stopped.cancel()
+            await batches.aclose()  # type: ignore[attr-defined]
+
+    async def _keep_house(self) -> None:
+        last_reload = last_prune = time.monotonic()
+        while not self.stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stop.wait(), timeout=STATUS_EVERY_S)
+            if self.replay and self.tasks and all(t.done() for t in self.tasks.values()):
+                break
+            for task in self.tasks.values():
+                if task.done() and not task.cancelled() and (error := task.exception()):
+                    raise error
+            await sync_to_async(store.session_heartbeat)(self.session_id)
+            for runner in self.runners.values():
+                await runner.check_stale()
+                await runner.flush_status()
+            now = time.monotonic()
+            reload_s = min((r.reload_ms for r in self.runners.values()), default=5000) / 1000
+            if now - last_reload >= reload_s:
+                last_reload = now
+                for runner in self.runners.values():
+                    await runner.reload()
+                if not self.replay:
+                    pairs = self._wanted(await sync_to_async(store.trading_pairs)())
+                    await self._start_symbols(pairs)
+            if now - last_prune >= 3600:
+                last_prune = now
+                await sync_to_async(store.prune_events)(EVENT_RETENTION)
+
+    async def _shutdown(self) -> None:
+        self.stop.set()
+        if self.tasks:
+            await asyncio.gather(*self.tasks.values(), return_exceptions=True)
+        for runner in self.runners.values():
+            await runner.flush_status()
+        for exchange in self.exchanges.values():
+            await exchange.close()
+        if self.session_id is not None:
+            await sync_to_async(store.session_stop)(self.session_id)
+        log.info("bot stopped", symbols=len(self.runners))

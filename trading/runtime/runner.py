@@ -1,0 +1,296 @@
+"""One (exchange, symbol) in the running bot: its feed, its engine, its orders.
+
+Work is strictly in order per symbol: a batch of ticks goes through the engine; its decisions
+(tier state, order intents with their client ids, level events) are written in one
+transaction; then each order goes to the exchange and its outcome is written. A lock keeps a
+reload from changing the engine while a batch is between its decision and its record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from datetime import timedelta
+from typing import Any
+
+import structlog
+from asgiref.sync import sync_to_async
+from django.utils import timezone
+
+from trading.engine import (
+    SIDES,
+    IgnoredCrossing,
+    LevelId,
+    OrderIntent,
+    SymbolEngine,
+    TierFire,
+)
+from trading.exchange.base import FILLED, REJECTED, Exchange, OrderRequest, OrderResult
+from trading.feeds.base import Feed, Ticks
+from trading.models import FeedStatus
+from trading.runtime import store
+from trading.runtime.clientid import client_order_id
+
+log = structlog.get_logger("levelbot.bot")
+
+# An intent found unsent after a restart is sent if it is this recent; older, it has lost its
+# moment, and is recorded as refused (its tiers stay fired: no chasing an old price).
+RESEND_WITHIN = timedelta(seconds=30)
+
+
+class SymbolNotReady(Exception):
+    """The symbol cannot trade yet (no tiers); the message says what to do."""
+
+
+class SymbolRunner:
+    def __init__(
+        self,
+        *,
+        exchange_id: str,
+        symbol: str,
+        exchange: Exchange,
+        feed: Feed,
+        prefix: str,
+        session_id: Any,
+    ) -> None:
+        self.exchange_id = exchange_id
+        self.symbol = symbol
+        self.exchange = exchange
+        self.feed = feed
+        self.prefix = prefix
+        self.session_id = session_id
+        self.lock = asyncio.Lock()
+        self.engine: SymbolEngine | None = None
+        self.tiers_key = 0
+        self.heartbeat_timeout_s = 10.0
+        self.reload_ms = 5000
+        self.stale = False
+        self.last_message = time.monotonic()
+        self.last_price: float | None = None
+        self.ticks = 0
+        self.last_error = ""
+        # Milliseconds from a batch's arrival to each of its orders reaching the exchange.
+        self.latencies_ms: deque[float] = deque(maxlen=10_000)
+        self.log = log.bind(exchange=exchange_id, symbol=symbol)
+
+    # -- start and reload ----------------------------------------------------------------
+
+    async def start(self) -> None:
+        snapshot = await sync_to_async(store.load_symbol)(self.exchange_id, self.symbol)
+        if snapshot.tiers is None or snapshot.tiers_key is None:
+            raise SymbolNotReady(
+                f"{self.exchange_id} {self.symbol} has no tiers: set them before trading it."
+            )
+        engine = SymbolEngine(snapshot.tiers, snapshot.levels, snapshot.sentiment)
+        for level_id, state in snapshot.states.items():
+            engine.restore(level_id, state)
+        engine.close_cycle.update(
+            await sync_to_async(store.close_cycles)(self.exchange_id, self.symbol)
+        )
+        self.engine = engine
+        self.tiers_key = snapshot.tiers_key
+        self.heartbeat_timeout_s = snapshot.heartbeat_timeout_s
+        self.reload_ms = snapshot.reload_ms
+        await self.recover()
+        await self.sync_positions()
+        await self.flush_status(state=FeedStatus.State.LIVE)
+        self.log.info(
+            "symbol started",
+            levels=len(snapshot.levels),
+            feed=self.feed.description,
+            positions=dict(engine.position),
+        )
+
+    async def sync_positions(self) -> None:
+        assert self.engine is not None
+        held = await self.exchange.positions(self.symbol)
+        for side in SIDES:
+            self.engine.set_position(side, held[side].size if side in held else 0.0)
+
+    async def reload(self) -> None:
+        """Levels, tiers and settings from the database: new levels start, deleted ones drop
+        their state, paused ones stop entering, changed tiers apply at once, and a tier state
+        reset from the admin (a higher cycle) is taken over."""
+        snapshot = await sync_to_async(store.load_symbol)(self.exchange_id, self.symbol)
+        engine = self.engine
+        if engine is None or snapshot.tiers is None:
+            return
+        async with self.lock:
+            before = set(engine.level_ids)
+            engine.set_levels(snapshot.levels)
+            after = set(engine.level_ids)
+            for level_id, state in snapshot.states.items():
+                mine = engine.level_state(level_id)
+                if any(state.side(s).cycle > mine.side(s).cycle for s in SIDES):
+                    engine.restore(level_id, state)
+                    self.log.info("tier state reset", level_id=level_id)
+            if snapshot.tiers != engine.tiers:
+                engine.set_tiers(snapshot.tiers)
+                self.log.info("tiers updated", tiers=[str(t) for t in snapshot.tiers.pcts()])
+            engine.set_sentiment(snapshot.sentiment)
+            self.heartbeat_timeout_s = snapshot.heartbeat_timeout_s
+            self.reload_ms = snapshot.reload_ms
+        if after - before:
+            self.log.info("levels added", levels=sorted(after - before, key=str))
+        if before - after:
+            self.log.info("levels removed", levels=sorted(before - after, key=str))
+
+    async def recover(self) -> None:
+        """Settle intents a stopped bot left behind: look each up by its client id first, and
+        send only one the exchange never received, and only while it is recent."""
+        pending = await sync_to_async(store.pending_trades)(self.exchange_id, self.symbol)
+        results: list[tuple[int, OrderResult]] = []
+        for trade in pending:
+            cid = trade.client_order_id
+            result = await self.exchange.find_order(cid)
+            if result is None and timezone.now() - trade.created_at <= RESEND_WITHIN:
+                request = OrderRequest(
+                    self.exchange_id,
+                    self.symbol,
+                    trade.side,
+                    trade.action,
+                    float(trade.size),
+                    float(trade.tick_price or 0),
+                    cid,
+                )
+                result = await self.exchange.place_order(request)
+            if result is None:
+                result = OrderResult(cid, REJECTED, error="Not sent before the bot stopped.")
+            self.log.info("order recovered", client_order_id=cid, status=result.status)
+            results.append((trade.pk, result))
+        if results:
+            await sync_to_async(store.record_results)(results, {})
+
+    # -- ticks ---------------------------------------------------------------------------
+
+    async def process(self, ticks: Ticks) -> None:
+        arrived = time.perf_counter()
+        engine = self.engine
+        assert engine is not None
+        async with self.lock:
+            self.last_message = time.monotonic()
+            if self.stale:
+                self.stale = False
+                self.log.info("feed recovered")
+            events = engine.run(ticks)
+            self.ticks += len(ticks)
+            self.last_price = ticks[-1][1]
+            if events:
+                await self._act(engine, events, arrived)
+
+    async def _act(self, engine: SymbolEngine, events: list[Any], arrived: float) -> None:
+        orders = [e for e in events if isinstance(e, OrderIntent)]
+        closes = any(o.action == "close" for o in orders)
+        touched: set[LevelId] = (
+            set(engine.level_ids)
+            if closes
+            else {
+                e.level_id
+                for e in events
+                if not isinstance(e, OrderIntent) or e.level_id is not None
+            }
+        )
+        decisions = store.Decisions(
+            self.exchange_id,
+            self.symbol,
+            {lid: engine.level_state(lid) for lid in touched if lid in engine.level_ids},
+            [(o, client_order_id(self.prefix, o, symbol_key=self.tiers_key)) for o in orders],
+            [e for e in events if isinstance(e, TierFire | IgnoredCrossing)],
+        )
+        for event in decisions.events:
+            self._log_event(event)
+        trade_ids = await sync_to_async(store.record_decisions)(decisions)
+        results: list[tuple[int, OrderResult]] = []
+        for (order, cid), trade_id in zip(decisions.orders, trade_ids, strict=True):
+            result = await self._send(order, cid, arrived)
+            if result is None:
+                continue  # outcome unknown: the intent stays, and recovery settles it
+            if result.status != FILLED and order.action != "close":
+                engine.undo_fill(order)
+                decisions.states[order.level_id] = engine.level_state(order.level_id)  # type: ignore[index]
+            results.append((trade_id, result))
+        if results:
+            await sync_to_async(store.record_results)(results, decisions.states)
+
+    async def _send(self, order: OrderIntent, cid: str, arrived: float) -> OrderResult | None:
+        request = OrderRequest(
+            self.exchange_id, self.symbol, order.side, order.action, order.size, order.price, cid
+        )
+        self.latencies_ms.append((time.perf_counter() - arrived) * 1000)
+        started = time.perf_counter()
+        try:
+            result = await self.exchange.place_order(request)
+        except Exception as e:  # an adapter that broke its promise not to raise
+            self.last_error = f"{type(e).__name__}: {e}"
+            self.log.error("order failed", client_order_id=cid, error=self.last_error)
+            return None
+        took_ms = (time.perf_counter() - started) * 1000
+        self.log.info(
+            "order " + result.status,
+            client_order_id=cid,
+            side=order.side,
+            action=order.action,
+            size=order.size,
+            price=result.price,
+            level_id=order.level_id,
+            reason=order.reason,
+            latency_ms=round(took_ms, 2),
+            error=result.error or None,
+        )
+        if result.status != FILLED:
+            self.last_error = result.error
+        return result
+
+    def _log_event(self, event: TierFire | IgnoredCrossing) -> None:
+        if isinstance(event, TierFire):
+            self.log.info(
+                "tier fired",
+                level_id=event.level_id,
+                side=event.side,
+                tiers=list(event.tiers),
+                price=event.price,
+                size=event.size,
+            )
+        else:
+            self.log.info(
+                "crossing ignored",
+                level_id=event.level_id,
+                side=event.side,
+                tiers=list(event.tiers),
+                price=event.price,
+                reason=event.reason,
+                detail=event.describe(),
+            )
+
+    # -- health --------------------------------------------------------------------------
+
+    async def check_stale(self) -> None:
+        """A feed that can stall and has said nothing within the heartbeat timeout is stale:
+        the engine forgets its previous price, so entries wait for fresh ticks."""
+        if not self.feed.can_stall or self.stale or self.engine is None:
+            return
+        if time.monotonic() - self.last_message < self.heartbeat_timeout_s:
+            return
+        async with self.lock:
+            self.stale = True
+            self.engine.mark_stale()
+        self.log.warning("feed stale", silent_s=round(time.monotonic() - self.last_message, 1))
+        await self.flush_status()
+
+    async def flush_status(self, state: str | None = None) -> None:
+        if state is None:
+            state = FeedStatus.State.STALE if self.stale else FeedStatus.State.LIVE
+        latency = self.latencies_ms[-1] if self.latencies_ms else None
+        await sync_to_async(store.feed_status)(
+            self.exchange_id,
+            self.symbol,
+            feed=self.feed.description,
+            state=state,
+            last_message_at=timezone.now()
+            - timedelta(seconds=time.monotonic() - self.last_message),
+            last_price=None if self.last_price is None else store._decimal(self.last_price),
+            rest_latency_ms=latency,
+            last_error=self.last_error,
+            session_id=self.session_id,
+        )
