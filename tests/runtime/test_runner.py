@@ -1,0 +1,208 @@
+"""One symbol's runner in process: reload, staleness, refusals and recovery, step by step."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from decimal import Decimal
+
+import pytest
+
+from trading.engine import LONG, SHORT
+from trading.exchange.base import REJECTED, OrderRequest, OrderResult, PositionInfo
+from trading.exchange.paper import PaperExchange
+from trading.models import BotSettings, FeedStatus, Level, LevelEvent, TierState, Trade
+from trading.runtime.runner import SymbolRunner
+from trading.services import (
+    level_create,
+    level_delete,
+    level_reset_tier_state,
+    level_set_active,
+    symbol_tiers_set,
+)
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+EXCHANGE, SYMBOL = "bybit", "ETH/USDT:USDT"
+
+
+class StalledFeed:
+    """A live-like feed the test drives by hand through `runner.process`."""
+
+    description = "test feed"
+    can_stall = True
+
+    async def batches(self):  # pragma: no cover - never iterated: the test calls process()
+        yield []
+
+
+class RefusingExchange(PaperExchange):
+    """The paper exchange, except that it refuses every entry, as an exchange may."""
+
+    async def place_order(self, order: OrderRequest) -> OrderResult:
+        if order.action != "close":
+            return OrderResult(order.client_order_id, REJECTED, error="Insufficient margin.")
+        return await super().place_order(order)
+
+
+def make_level(price: str, **kw) -> Level:
+    return level_create(
+        exchange=EXCHANGE,
+        symbol=SYMBOL,
+        level_price=Decimal(price),
+        base_size=Decimal("0.5"),
+        leverage=5,
+        cool_down_ms=kw.pop("cool_down_ms", 0),
+        **kw,
+    )
+
+
+@pytest.fixture
+def symbol():
+    symbol_tiers_set(
+        exchange=EXCHANGE,
+        symbol=SYMBOL,
+        tier1_pct=Decimal("0.02"),
+        tier2_pct=Decimal("0.01"),
+        tier3_pct=Decimal("0.005"),
+    )
+    settings = BotSettings.load()
+    settings.sentiment_enabled = False
+    settings.heartbeat_timeout_s = 1
+    settings.save()
+
+
+def runner_for(exchange=None) -> SymbolRunner:
+    return SymbolRunner(
+        exchange_id=EXCHANGE,
+        symbol=SYMBOL,
+        exchange=exchange or PaperExchange(EXCHANGE),
+        feed=StalledFeed(),
+        prefix="tst001",
+        session_id=None,
+    )
+
+
+def ticks(*prices: float, start: int = 0, step: int = 1000) -> list[tuple[int, float, float]]:
+    return [(start + i * step, p, 0.0) for i, p in enumerate(prices)]
+
+
+def test_orders_are_recorded_filled_with_tier_state_persisted(symbol):
+    level = make_level("200")
+
+    async def scenario():
+        runner = runner_for()
+        await runner.start()
+        await runner.process(ticks(205, 203.5, 201.5))
+
+    asyncio.run(scenario())
+    orders = list(Trade.objects.order_by("id").values_list("action", "tiers", "size", "status"))
+    assert orders == [
+        ("open", [1], Decimal("0.5"), "filled"),
+        ("add", [2], Decimal("0.5"), "filled"),
+    ]
+    state = TierState.objects.get(level=level, side=SHORT)
+    assert (state.fired_tiers, state.filled_size) == ([1, 2], Decimal("1"))
+    assert Level.objects.get(pk=level.pk).last_trigger_ms == 2000
+    assert LevelEvent.objects.filter(kind="fired").count() == 2
+
+
+def test_reload_picks_up_added_paused_and_deleted_levels(symbol):
+    kept, paused, deleted = make_level("200"), make_level("300"), make_level("400")
+
+    async def scenario():
+        runner = runner_for()
+        await runner.start()
+        added = await asyncio.to_thread(lambda: make_level("500"))
+        await asyncio.to_thread(lambda: level_set_active(level=paused, is_active=False))
+        await asyncio.to_thread(lambda: level_delete(level=deleted))
+        await runner.reload()
+        assert runner.engine.level_ids == [kept.pk, paused.pk, added.pk]
+        await runner.process(ticks(310, 302.5, start=10_000))  # the paused level's tiers 1, 2
+
+    asyncio.run(scenario())
+    event = LevelEvent.objects.get()
+    assert (event.level_id, event.kind, event.reason) == (paused.pk, "ignored", "paused")
+    assert event.tiers == [1, 2]
+    assert not Trade.objects.exists()
+
+
+def test_reload_takes_over_a_reset_from_the_admin(symbol):
+    level = make_level("200")
+
+    async def scenario():
+        runner = runner_for()
+        await runner.start()
+        await runner.process(ticks(205, 203.5))
+        await asyncio.to_thread(lambda: level_reset_tier_state(level=level))
+        await runner.reload()
+        await runner.process(ticks(205, 203.5, start=10_000))
+
+    asyncio.run(scenario())
+    ids = list(Trade.objects.order_by("id").values_list("client_order_id", flat=True))
+    assert ids == [f"tst001E{level.pk}S10", f"tst001E{level.pk}S11"]  # cycle 0, then cycle 1
+
+
+def test_a_stale_feed_pauses_entries_until_fresh_ticks(symbol):
+    make_level("200")
+
+    async def scenario():
+        runner = runner_for()
+        await runner.start()
+        await runner.process(ticks(205))
+        runner.last_message = time.monotonic() - 2  # silent for longer than the 1 s timeout
+        await runner.check_stale()
+        assert runner.stale
+        assert await asyncio.to_thread(lambda: FeedStatus.objects.get().state) == "stale"
+        await runner.process(ticks(203.5, start=5000))  # would cross tier 1 from 205: no prev
+        assert not runner.stale
+        await runner.process(ticks(205, 203.5, start=6000))  # seen whole: it fires
+
+    asyncio.run(scenario())
+    assert list(Trade.objects.values_list("event_ts_ms", flat=True)) == [7000]
+
+
+def test_a_refused_entry_is_recorded_and_not_counted_as_filled(symbol):
+    level = make_level("200")
+
+    async def scenario():
+        runner = runner_for(RefusingExchange(EXCHANGE))
+        await runner.start()
+        await runner.process(ticks(205, 203.5))
+        assert runner.engine.position[SHORT] == 0.0
+        assert "Insufficient margin" in runner.last_error
+
+    asyncio.run(scenario())
+    trade = Trade.objects.get()
+    assert (trade.status, trade.error) == ("rejected", "Insufficient margin.")
+    state = TierState.objects.get(level=level, side=SHORT)
+    assert (state.fired_tiers, state.filled_size) == ([1], Decimal("0"))  # fired, not retried
+
+
+def test_restart_settles_an_unsent_intent_once(symbol):
+    level = make_level("200")
+    Trade.objects.create(
+        exchange=EXCHANGE,
+        symbol=SYMBOL,
+        level=level,
+        level_key=str(level.pk),
+        side=LONG,
+        action="open",
+        tiers=[1],
+        size=Decimal("0.5"),
+        tick_price=Decimal("196.5"),
+        reason="tier",
+        client_order_id="tst001E1L10",
+        event_ts_ms=1,
+    )
+    exchange = PaperExchange(EXCHANGE)
+
+    async def scenario():
+        await runner_for(exchange).start()
+        await runner_for(exchange).start()  # a second restart finds it filled, sends nothing
+
+    asyncio.run(scenario())
+    trade = Trade.objects.get()
+    assert (trade.status, trade.price) == ("filled", Decimal("196.5"))
+    positions = exchange.positions_sync(SYMBOL)
+    assert positions == {LONG: PositionInfo(LONG, 0.5, 196.5)}
