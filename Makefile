@@ -9,9 +9,9 @@ MANAGE := $(BIN)/python manage.py
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-# What `make run` serves. Once runbot exists, the Procfile's processes start together with:
-#   make run SERVE='$(BIN)/honcho start web bot'
-SERVE ?= $(BIN)/daphne -b $(HOST) -p $(PORT) levelbot.asgi:application
+# What `make run` starts: the Procfile's web UI and trading bot together (honcho gives `web`
+# the port PORT). The bot trades the demo levels on the paper exchange with a synthetic feed.
+SERVE ?= PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -p $(PORT) web bot
 
 .PHONY: run test bench lint format
 
@@ -33,7 +33,7 @@ run: $(VENV_STAMP)
 	$(MANAGE) seed_demo --url http://$(HOST):$(PORT)/admin/
 	@printf '\n+%s+\n' "------------------------------------------------"
 	@printf '| %-46s |\n' "levelbot demo: http://$(HOST):$(PORT)/admin/" \
-		"log in as demo / demo" "Ctrl-C stops it"
+		"log in as demo / demo" "the bot trades on paper" "Ctrl-C stops both"
 	@printf '+%s+\n\n' "------------------------------------------------"
 	$(SERVE)
 
