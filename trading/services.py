@@ -15,9 +15,10 @@ from django.db.models import F
 from django.utils import timezone
 
 from trading.backtest.runner import Backtest
-from trading.backtest.scenario import scenario_to_dict
+from trading.backtest.scenario import Scenario, scenario_to_dict
 from trading.models import (
     BacktestRun,
+    BotSettings,
     Level,
     MarginType,
     Side,
@@ -155,3 +156,43 @@ def backtest_run_create(
     run.save()
     _log_on_commit("backtest run %s saved: %s %s", run.pk, run.exchange, run.symbol)
     return run
+
+
+@transaction.atomic
+def scenario_import(
+    *, scenario: Scenario, raw_levels: list[dict[str, Any]], sentiment: bool = False
+) -> dict[str, int]:
+    """The scenario's tiers and levels (and, if asked, its sentiment settings) in one go.
+
+    `raw_levels` are the file's level objects, for the order fields the engine does not keep
+    (leverage, margin type). Returns {scenario level id: database id}.
+    """
+    tiers = scenario.tiers
+    symbol_tiers_set(
+        exchange=scenario.exchange,
+        symbol=scenario.symbol,
+        tier1_pct=tiers.tier1_pct,
+        tier2_pct=tiers.tier2_pct,
+        tier3_pct=tiers.tier3_pct,
+    )
+    ids = {}
+    for config, raw in zip(scenario.levels, raw_levels, strict=True):
+        level = level_create(
+            exchange=scenario.exchange,
+            symbol=scenario.symbol,
+            level_price=config.level_price,
+            base_size=Decimal(repr(config.base_size)),
+            leverage=raw.get("leverage", 1),
+            margin_type=raw.get("margin_type", MarginType.ISOLATED),
+            cool_down_ms=config.cool_down_ms,
+            source="scenario",
+        )
+        ids[str(config.level_id)] = level.pk
+    if sentiment:
+        settings = BotSettings.load()
+        settings.sentiment_enabled = scenario.sentiment.enabled
+        settings.sentiment_window_s = round(scenario.sentiment.window_s)
+        settings.sentiment_threshold = Decimal(repr(scenario.sentiment.threshold))
+        settings.full_clean()
+        settings.save()
+    return ids

@@ -1,11 +1,14 @@
 """SCENARIO.json files: what a valid one gives and how a bad one is refused."""
 
 import json
+from io import StringIO
 
 import pytest
+from django.core.management import CommandError, call_command
 
 from tests.shared_data import GOLDEN
 from trading.backtest.scenario import ScenarioError, load_scenario
+from trading.models import BotSettings, Level, SymbolTiers
 
 VALID = {
     "exchange": "binanceusdm",
@@ -92,3 +95,27 @@ def test_duplicate_level_ids_are_refused(tmp_path):
 def test_missing_file_is_a_clear_error(tmp_path):
     with pytest.raises(ScenarioError, match="cannot be read"):
         load_scenario(tmp_path / "nope.json")
+
+
+@pytest.mark.django_db
+def test_import_scenario_creates_its_tiers_and_levels_all_or_nothing(tmp_path):
+    out = StringIO()
+    call_command(
+        "import_scenario", str(GOLDEN / "btcusdt_2024-07-19.scenario.json"), "--json", stdout=out
+    )
+    ids = json.loads(out.getvalue())
+    far = Level.objects.get(pk=ids["far"])
+    assert (far.leverage, far.margin_type, far.cool_down_ms, far.source) == (
+        5,
+        "cross",
+        30000,
+        "scenario",
+    )
+    assert str(SymbolTiers.objects.get().tier1_pct.normalize()) == "0.0008"
+    data = broken(levels__0__base_size=1)
+    data["levels"].append(dict(data["levels"][0], id="L2", leverage=500))
+    data["sentiment"]["window_s"] = 10
+    with pytest.raises(CommandError, match="Leverage must be between 1 and 125"):
+        call_command("import_scenario", str(write(tmp_path, data)), "--sentiment")
+    assert Level.objects.count() == 2  # the bad file added nothing
+    assert BotSettings.load().sentiment_window_s == 60

@@ -14,32 +14,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
-SETUP = """
-import json, os, sys
-import django
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "levelbot.settings")
-django.setup()
-from decimal import Decimal
-from trading.models import BotSettings
-from trading.services import level_create, symbol_tiers_set
-spec = json.loads(sys.argv[1])
-settings = BotSettings.load()
-for key, value in spec.get("settings", {}).items():
-    setattr(settings, key, value)
-settings.save()
-tiers = spec["tiers"]
-symbol_tiers_set(exchange=spec["exchange"], symbol=spec["symbol"],
-                 **{k: Decimal(str(v)) for k, v in tiers.items()})
-ids = {}
-for lv in spec["levels"]:
-    level = level_create(exchange=spec["exchange"], symbol=spec["symbol"],
-                         level_price=Decimal(str(lv["level_price"])),
-                         base_size=Decimal(str(lv["base_size"])), leverage=lv.get("leverage", 1),
-                         cool_down_ms=lv["cool_down_ms"])
-    ids[lv["id"]] = level.pk
-print(json.dumps(ids))
-"""
-
 
 @dataclass
 class BotDatabase:
@@ -75,15 +49,10 @@ class BotDatabase:
         )
 
     def setup(self, scenario: dict[str, object]) -> dict[str, int]:
-        """Tiers, levels and settings from a scenario-shaped dict; returns {scenario id: pk}."""
-        result = subprocess.run(
-            [sys.executable, "-c", SETUP, json.dumps(scenario)],
-            cwd=ROOT,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        """Tiers, levels and sentiment settings of a scenario; returns {scenario id: pk}."""
+        path = self.path.with_name("scenario.json")
+        path.write_text(json.dumps(scenario))
+        result = self.manage("import_scenario", str(path), "--sentiment", "--json")
         assert result.returncode == 0, result.stderr
         ids: dict[str, int] = json.loads(result.stdout.strip().splitlines()[-1])
         return ids

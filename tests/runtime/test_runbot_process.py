@@ -18,9 +18,8 @@ ENTRY_ID = re.compile(r"[a-z0-9]{6}E(\d+)([LS])(\d)(\d+)")
 BTC = "btcusdt_2024-07-19"
 
 
-def scenario(name: str, **settings: object) -> dict[str, object]:
-    data = json.loads((GOLDEN / f"{name}.scenario.json").read_text())
-    data["settings"] = {"paper_slippage_bps": 0, **settings}
+def scenario(name: str) -> dict[str, object]:
+    data: dict[str, object] = json.loads((GOLDEN / f"{name}.scenario.json").read_text())
     return data
 
 
