@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.engine import TIERS, floor_rate, spread_levels  # noqa: E402
 from bench.readers import build  # noqa: E402
-from trading.backtest import open_ticks  # noqa: E402
+from trading.backtest.readers import open_ticks  # noqa: E402
 from trading.backtest.runner import Backtest  # noqa: E402
 from trading.backtest.scenario import Scenario  # noqa: E402
 from trading.engine import SentimentConfig, SymbolEngine  # noqa: E402

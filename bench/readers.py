@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from trading.backtest import open_ticks  # noqa: E402
+from trading.backtest.readers import open_ticks  # noqa: E402
 
 DATA = (
     ROOT.parent

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import logging
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from trading.backtest.runner import Backtest
 from trading.backtest.scenario import Scenario, scenario_to_dict
 from trading.models import (
     BacktestRun,
@@ -26,6 +25,9 @@ from trading.models import (
     TierState,
 )
 from trading.models.backtests import SAVED_ORDERS_MAX
+
+if TYPE_CHECKING:  # the bot process never loads numpy for this
+    from trading.backtest.runner import Backtest
 
 logger = logging.getLogger(__name__)
 

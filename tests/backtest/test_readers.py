@@ -21,8 +21,8 @@ from hypothesis import strategies as st
 
 import trading.backtest
 from tests.shared_data import SHARED, TRADES
-from trading.backtest import CANDLE_NOTE, DataFileError, TickBatch, open_ticks
-from trading.backtest.formats import parse_datetime_us, parse_float, parse_int
+from trading.backtest.formats import DataFileError, parse_datetime_us, parse_float, parse_int
+from trading.backtest.readers import CANDLE_NOTE, TickBatch, open_ticks
 
 FTX = SHARED / "data" / "ohlcv" / "ftx_BTC-PERP_1m_2021-12-31_2022-02-01_nautilus.csv"
 CAPTURES = {

@@ -88,7 +88,7 @@ def reference_run(
             lv.fired[side] |= new
             lv.last_trigger = ts
             target = lv.base_size * {1: 1, 2: 2, 3: 4}[max(lv.fired[side])]
-            size = target - lv.filled[side]
+            size = round(target - lv.filled[side], 12)  # sums rounded as documented
             if size <= lv.base_size * 1e-9:
                 out.append(("fire", ts, lv.level_id, side, tuple(sorted(new)), 0.0))
                 continue
@@ -98,6 +98,6 @@ def reference_run(
                 ("order", ts, lv.level_id, side, action, tuple(sorted(new)), size, price, "tier")
             )
             lv.filled[side] = target
-            position[side] += size
+            position[side] = round(position[side] + size, 12)
         prev = price
     return out

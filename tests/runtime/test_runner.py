@@ -119,6 +119,8 @@ def test_reload_picks_up_added_paused_and_deleted_levels(symbol):
         await runner.reload()
         assert runner.engine.level_ids == [kept.pk, paused.pk, added.pk]
         await runner.process(ticks(310, 302.5, start=10_000))  # the paused level's tiers 1, 2
+        assert not await asyncio.to_thread(LevelEvent.objects.exists)  # kept off the tick path
+        await runner.save_events()
 
     asyncio.run(scenario())
     event = LevelEvent.objects.get()

@@ -1,19 +1,7 @@
 """Backtests: recorded trades or 1-minute candles replayed through the engine.
 
-`open_ticks` turns data files into batches of `(ts_ms, price, signed taker qty)` ticks for
-`SymbolEngine.run`. Nothing here imports Django or asyncio.
+`readers.open_ticks` turns data files into batches of `(ts_ms, price, signed taker qty)` ticks
+for `SymbolEngine.run`; `runner.Backtest` replays them with simulated fills; `scenario` reads
+scenario files. Nothing here imports Django or asyncio. The package itself imports nothing, so
+that a process needing only scenarios (the bot) does not load pyarrow and numpy.
 """
-
-from trading.backtest.formats import FORMATS, DataFileError, Format
-from trading.backtest.readers import CANDLE_NOTE, ReadStats, TickBatch, TickStream, open_ticks
-
-__all__ = [
-    "CANDLE_NOTE",
-    "FORMATS",
-    "DataFileError",
-    "Format",
-    "ReadStats",
-    "TickBatch",
-    "TickStream",
-    "open_ticks",
-]

@@ -12,7 +12,7 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from trading.backtest import open_ticks
+from trading.backtest.readers import open_ticks
 from trading.feeds.base import Ticks
 
 

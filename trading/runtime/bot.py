@@ -23,7 +23,6 @@ from asgiref.sync import sync_to_async
 from trading.exchange.base import Exchange
 from trading.exchange.paper import PaperExchange
 from trading.feeds.base import Feed
-from trading.feeds.replay import ReplayFeed, parse_replay_spec
 from trading.feeds.synthetic import SyntheticFeed
 from trading.runtime import store
 from trading.runtime.runner import SymbolNotReady, SymbolRunner
@@ -58,6 +57,9 @@ def feed_factory(spec: str, *, seed: int) -> Callable[[store.SymbolSnapshot], Fe
 
         return synthetic
     if spec.startswith("replay:"):
+        # Only a replay reads files: pyarrow and numpy stay out of a live bot's memory.
+        from trading.feeds.replay import ReplayFeed, parse_replay_spec
+
         try:
             path, speed = parse_replay_spec(spec.removeprefix("replay:"))
         except ValueError as e:
@@ -187,6 +189,7 @@ class Bot:
             await sync_to_async(store.session_heartbeat)(self.session_id)
             for runner in self.runners.values():
                 await runner.check_stale()
+                await runner.save_events()
                 await runner.flush_status()
             now = time.monotonic()
             reload_s = min((r.reload_ms for r in self.runners.values()), default=5000) / 1000
@@ -206,7 +209,9 @@ class Bot:
         if self.tasks:
             await asyncio.gather(*self.tasks.values(), return_exceptions=True)
         for runner in self.runners.values():
+            await runner.save_events()
             await runner.flush_status()
+            runner.log.info("symbol stopped", ticks=runner.ticks, **runner.latency_summary())
         for exchange in self.exchanges.values():
             await exchange.close()
         if self.session_id is not None:

@@ -73,6 +73,9 @@ class SymbolRunner:
         # Milliseconds from a batch's arrival to each of its orders reaching the exchange.
         self.latencies_ms: deque[float] = deque(maxlen=10_000)
         self.log = log.bind(exchange=exchange_id, symbol=symbol)
+        # Ignored crossings change no state: they wait here for the next write, off the
+        # order path, instead of costing a transaction of their own.
+        self.unsaved_events: list[IgnoredCrossing] = []
 
     # -- start and reload ----------------------------------------------------------------
 
@@ -180,6 +183,11 @@ class SymbolRunner:
                 await self._act(engine, events, arrived)
 
     async def _act(self, engine: SymbolEngine, events: list[Any], arrived: float) -> None:
+        if all(isinstance(e, IgnoredCrossing) for e in events):
+            for event in events:
+                self._log_event(event)
+            self.unsaved_events.extend(events)
+            return
         orders = [e for e in events if isinstance(e, OrderIntent)]
         closes = any(o.action == "close" for o in orders)
         touched: set[LevelId] = (
@@ -196,10 +204,15 @@ class SymbolRunner:
             self.symbol,
             {lid: engine.level_state(lid) for lid in touched if lid in engine.level_ids},
             [(o, client_order_id(self.prefix, o, symbol_key=self.tiers_key)) for o in orders],
-            [e for e in events if isinstance(e, TierFire | IgnoredCrossing)],
+            [
+                *self.unsaved_events,
+                *(e for e in events if isinstance(e, TierFire | IgnoredCrossing)),
+            ],
         )
-        for event in decisions.events:
-            self._log_event(event)
+        self.unsaved_events = []
+        for event in events:
+            if not isinstance(event, OrderIntent):
+                self._log_event(event)
         trade_ids = await sync_to_async(store.record_decisions)(decisions)
         results: list[tuple[int, OrderResult]] = []
         for (order, cid), trade_id in zip(decisions.orders, trade_ids, strict=True):
@@ -263,6 +276,17 @@ class SymbolRunner:
                 detail=event.describe(),
             )
 
+    def latency_summary(self) -> dict[str, float | int | None]:
+        """Tick-to-order latency (a batch's arrival to each order reaching the exchange)."""
+        samples = sorted(self.latencies_ms)
+        if not samples:
+            return {"orders": 0, "latency_p50_ms": None, "latency_p99_ms": None}
+
+        def pick(q: float) -> float:
+            return round(samples[min(len(samples) - 1, int(q * len(samples)))], 3)
+
+        return {"orders": len(samples), "latency_p50_ms": pick(0.5), "latency_p99_ms": pick(0.99)}
+
     # -- health --------------------------------------------------------------------------
 
     async def check_stale(self) -> None:
@@ -277,6 +301,15 @@ class SymbolRunner:
             self.engine.mark_stale()
         self.log.warning("feed stale", silent_s=round(time.monotonic() - self.last_message, 1))
         await self.flush_status()
+
+    async def save_events(self) -> None:
+        """Write the ignored crossings waiting since the last decision."""
+        if not self.unsaved_events:
+            return
+        events, self.unsaved_events = self.unsaved_events, []
+        await sync_to_async(store.record_decisions)(
+            store.Decisions(self.exchange_id, self.symbol, {}, [], list(events))
+        )
 
     async def flush_status(self, state: str | None = None) -> None:
         if state is None:

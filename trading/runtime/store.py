@@ -138,8 +138,11 @@ def record_decisions(decisions: Decisions) -> list[int]:
     One transaction: after a crash either a decision and its intent are both on disk, or
     neither is, and no tier can fire twice.
     """
-    save_states(decisions.states)
-    existing = set(Level.objects.filter(pk__in=decisions.states).values_list("pk", flat=True))
+    existing = save_states(decisions.states)
+    named = {e.level_id for e in decisions.events} | {o.level_id for o, _ in decisions.orders}
+    unknown = named - existing - set(decisions.states) - {None}
+    if unknown:
+        existing |= set(Level.objects.filter(pk__in=unknown).values_list("pk", flat=True))
     trade_ids = []
     for order, cid in decisions.orders:
         level_id = order.level_id if order.level_id in existing else None
@@ -186,25 +189,43 @@ def _detail(event: TierFire | IgnoredCrossing) -> str:
     return "target already held: no order needed"
 
 
-def save_states(states: dict[LevelId, LevelState]) -> None:
-    """Write the engine's tier state of these levels (deleted levels are skipped)."""
-    levels = Level.objects.filter(pk__in=states)
+def save_states(states: dict[LevelId, LevelState]) -> set[int]:
+    """Write the engine's tier state of these levels in a handful of queries; deleted levels
+    are skipped. Returns the ids of the levels that still exist."""
+    if not states:
+        return set()
+    levels = list(Level.objects.filter(pk__in=states).only("pk", "last_trigger_ms"))
+    triggered = []
     for level in levels:
-        state = states[level.pk]
-        if level.last_trigger_ms != state.last_trigger_ms:
-            level.last_trigger_ms = state.last_trigger_ms
-            level.save(update_fields=["last_trigger_ms"])
+        if level.last_trigger_ms != states[level.pk].last_trigger_ms:
+            level.last_trigger_ms = states[level.pk].last_trigger_ms
+            triggered.append(level)
+    Level.objects.bulk_update(triggered, ["last_trigger_ms"])
+    rows = {(r.level_id, r.side): r for r in TierState.objects.filter(level__in=levels)}
+    now = timezone.now()
+    changed, created = [], []
+    for level in levels:
         for side in SIDES:
-            side_state = state.side(side)
-            TierState.objects.update_or_create(
-                level=level,
-                side=side,
-                defaults={
-                    "fired_tiers": list(side_state.fired),
-                    "filled_size": _decimal(side_state.filled),
-                    "cycle": side_state.cycle,
-                },
-            )
+            state = states[level.pk].side(side)
+            fired, filled = list(state.fired), _decimal(state.filled)
+            row = rows.get((level.pk, side))
+            if row is None:
+                created.append(
+                    TierState(
+                        level=level,
+                        side=side,
+                        fired_tiers=fired,
+                        filled_size=filled,
+                        cycle=state.cycle,
+                    )
+                )
+            elif (row.fired_tiers, row.filled_size, row.cycle) != (fired, filled, state.cycle):
+                row.fired_tiers, row.filled_size, row.cycle = fired, filled, state.cycle
+                row.updated_at = now
+                changed.append(row)
+    TierState.objects.bulk_create(created)
+    TierState.objects.bulk_update(changed, ["fired_tiers", "filled_size", "cycle", "updated_at"])
+    return {level.pk for level in levels}
 
 
 @transaction.atomic

@@ -14,7 +14,8 @@ from typing import IO, Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from trading.backtest import CANDLE_NOTE, DataFileError, open_ticks
+from trading.backtest.formats import DataFileError
+from trading.backtest.readers import CANDLE_NOTE, open_ticks
 from trading.backtest.report import format_report
 from trading.backtest.runner import Backtest
 from trading.backtest.scenario import ScenarioError, load_scenario

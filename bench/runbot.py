@@ -1,0 +1,107 @@
+"""runbot's budgets: peak memory and tick-to-order latency with 100 levels on one symbol.
+
+Sets up a fresh SQLite database in a temporary folder with 100 levels spread over the price
+range of the recorded Binance USD-M BTCUSDT trades of 2024-08-08 (tiers 0.5/0.3/0.15%,
+sentiment on), then runs `manage.py runbot` on the paper exchange twice over a replay of that
+capture: at 20x real time (ticks arrive a few at a time, as live) for latency, and as fast as
+possible for throughput. Peak RSS comes from the operating system (wait4), the latency from the
+bot's own "symbol stopped" log line: from a batch's arrival to each order reaching the exchange
+adapter, the decision's database write included.
+
+Run: `make bench`, or `.venv/bin/python bench/runbot.py`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.backtest import HIGH, LEVELS, LOW  # noqa: E402
+from bench.engine import DATA, spread_levels  # noqa: E402
+
+
+def manage(env: dict[str, str], *args: str) -> None:
+    subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True, capture_output=True
+    )
+
+
+def run_bot(env: dict[str, str], speed: int) -> dict[str, object]:
+    started = time.perf_counter()
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "manage.py",
+            "runbot",
+            "--feed",
+            f"replay:{DATA}@{speed}",
+            "--exchange",
+            "binanceusdm",
+            "--symbols",
+            "BTC/USDT:USDT",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert child.stdout is not None
+    out = child.stdout.read()
+    _, status, usage = os.wait4(child.pid, 0)
+    assert status == 0, f"runbot exited with {status}"
+    seconds = time.perf_counter() - started
+    stopped = next(
+        json.loads(line)
+        for line in out.splitlines()
+        if line.startswith("{") and '"symbol stopped"' in line
+    )
+    return {**stopped, "peak_mb": usage.ru_maxrss / 1024, "seconds": seconds}
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        env = {k: v for k, v in os.environ.items() if k != "LEVELBOT_DEMO"}
+        env["DATABASE_URL"] = f"sqlite:///{folder}/bench.sqlite3"
+        scenario = {
+            "exchange": "binanceusdm",
+            "symbol": "BTC/USDT:USDT",
+            "tiers": {"tier1_pct": 0.005, "tier2_pct": 0.003, "tier3_pct": 0.0015},
+            "sentiment": {"enabled": True, "window_s": 60, "threshold": 0.6},
+            "levels": [
+                {
+                    "id": str(c.level_id),
+                    "level_price": float(c.level_price),
+                    "base_size": c.base_size,
+                    "cool_down_ms": c.cool_down_ms,
+                }
+                for c in spread_levels(LEVELS, LOW, HIGH)
+            ],
+        }
+        path = Path(folder) / "scenario.json"
+        path.write_text(json.dumps(scenario))
+        manage(env, "migrate", "--noinput")
+        manage(env, "import_scenario", str(path))
+        live = run_bot(env, 20)
+        manage(env, "flush", "--noinput")
+        manage(env, "import_scenario", str(path))
+        fast = run_bot(env, 0)
+    print(f"runbot, {LEVELS} levels, paper exchange, replay of {DATA.name} (21,313 trades)")
+    for name, run in (("replay at 20x real time", live), ("replay as fast as possible", fast)):
+        print(
+            f"{name:<28} ticks {run['ticks']:,}  orders {run['orders']:,}  "
+            f"tick-to-order p50 {run['latency_p50_ms']} ms  p99 {run['latency_p99_ms']} ms  "
+            f"peak RSS {run['peak_mb']:.0f} MB  wall {run['seconds']:.1f} s"
+        )
+
+
+if __name__ == "__main__":
+    main()
