@@ -30,9 +30,9 @@ run: export LEVELBOT_DEMO := 1
 run: $(VENV_STAMP)
 	$(MANAGE) migrate --noinput
 	$(MANAGE) collectstatic --noinput
-	$(MANAGE) seed_demo --url http://$(HOST):$(PORT)/admin/
+	$(MANAGE) seed_demo --url http://$(HOST):$(PORT)/
 	@printf '\n+%s+\n' "------------------------------------------------"
-	@printf '| %-46s |\n' "levelbot demo: http://$(HOST):$(PORT)/admin/" \
+	@printf '| %-46s |\n' "levelbot demo: http://$(HOST):$(PORT)/" \
 		"log in as demo / demo" "the bot trades on paper" "Ctrl-C stops both"
 	@printf '+%s+\n\n' "------------------------------------------------"
 	$(SERVE)

@@ -2,11 +2,12 @@
 
 Sets up a fresh SQLite database in a temporary folder with 100 levels spread over the price
 range of the recorded Binance USD-M BTCUSDT trades of 2024-08-08 (tiers 0.5/0.3/0.15%,
-sentiment on), then runs `manage.py runbot` on the paper exchange twice over a replay of that
-capture: at 20x real time (ticks arrive a few at a time, as live) for latency, and as fast as
-possible for throughput. Peak RSS comes from the operating system (wait4), the latency from the
-bot's own "symbol stopped" log line: from a batch's arrival to each order reaching the exchange
-adapter, the decision's database write included.
+sentiment on), then runs `manage.py runbot` on the paper exchange three times: 30 s on the
+synthetic feed (the live configuration: no file readers loaded), and over a replay of that
+capture at 20x real time (ticks arrive a few at a time, as live) and as fast as possible.
+Peak RSS comes from the operating system (wait4), the latency from the bot's own "symbol
+stopped" log line: from a batch's arrival to each order reaching the exchange adapter, the
+decision's database write included.
 
 Run: `make bench`, or `.venv/bin/python bench/runbot.py`.
 """
@@ -34,20 +35,10 @@ def manage(env: dict[str, str], *args: str) -> None:
     )
 
 
-def run_bot(env: dict[str, str], speed: int) -> dict[str, object]:
+def run_bot(env: dict[str, str], *args: str) -> dict[str, object]:
     started = time.perf_counter()
     child = subprocess.Popen(
-        [
-            sys.executable,
-            "manage.py",
-            "runbot",
-            "--feed",
-            f"replay:{DATA}@{speed}",
-            "--exchange",
-            "binanceusdm",
-            "--symbols",
-            "BTC/USDT:USDT",
-        ],
+        [sys.executable, "manage.py", "runbot", "--exchange", "binanceusdm", *args],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -90,12 +81,17 @@ def main() -> None:
         path.write_text(json.dumps(scenario))
         manage(env, "migrate", "--noinput")
         manage(env, "import_scenario", str(path))
-        live = run_bot(env, 20)
-        manage(env, "flush", "--noinput")
-        manage(env, "import_scenario", str(path))
-        fast = run_bot(env, 0)
-    print(f"runbot, {LEVELS} levels, paper exchange, replay of {DATA.name} (21,313 trades)")
-    for name, run in (("replay at 20x real time", live), ("replay as fast as possible", fast)):
+        runs = {}
+        for name, args in (
+            ("synthetic feed, 30 s", ["--run-for", "30"]),
+            ("replay at 20x real time", [f"--feed=replay:{DATA}@20"]),
+            ("replay as fast as possible", [f"--feed=replay:{DATA}@0"]),
+        ):
+            manage(env, "flush", "--noinput")
+            manage(env, "import_scenario", str(path))
+            runs[name] = run_bot(env, *args)
+    print(f"runbot, {LEVELS} levels on one symbol, paper exchange; replays of {DATA.name}")
+    for name, run in runs.items():
         print(
             f"{name:<28} ticks {run['ticks']:,}  orders {run['orders']:,}  "
             f"tick-to-order p50 {run['latency_p50_ms']} ms  p99 {run['latency_p99_ms']} ms  "

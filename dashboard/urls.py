@@ -1,9 +1,37 @@
-from django.urls import path
+"""The routes of spec 13.1, without trailing slashes; `{symbol}` is the market id (BTCUSDT)."""
 
-from dashboard import views
+from django.urls import path, register_converter
+
+from dashboard.symbols import SymbolConverter
+from dashboard.views import backtests, home, levels, trades
 
 app_name = "dashboard"
 
+register_converter(SymbolConverter, "symbol")
+
+# The routes under a symbol come before the symbol page: a unified symbol in a URL holds a
+# slash, and the symbol page must not take `BTCUSDT/table` for one.
 urlpatterns = [
-    path("", views.index, name="index"),
+    path("", home.index, name="index"),
+    path("levels", levels.overview, name="levels"),
+    path("levels/<str:exchange>/<symbol:symbol>/table", levels.table, name="levels-table"),
+    path("levels/<str:exchange>/<symbol:symbol>/tiers", levels.tiers, name="tiers"),
+    path(
+        "levels/<str:exchange>/<symbol:symbol>/<int:level_id>/pause",
+        levels.pause,
+        name="level-pause",
+    ),
+    path(
+        "levels/<str:exchange>/<symbol:symbol>/<int:level_id>/resume",
+        levels.resume,
+        name="level-resume",
+    ),
+    path(
+        "levels/<str:exchange>/<symbol:symbol>/<int:level_id>", levels.delete, name="level-delete"
+    ),
+    path("levels/<str:exchange>/<symbol:symbol>", levels.symbol_page, name="symbol"),
+    path("levels/<str:exchange>", levels.exchange_page, name="exchange"),
+    path("trades", trades.trade_list, name="trades"),
+    path("backtests", backtests.run_list, name="backtests"),
+    path("backtests/<int:run_id>", backtests.run_detail, name="backtest"),
 ]

@@ -19,7 +19,7 @@ from trading.models import BotSettings, Level, MarginType, SymbolTiers
 DEMO_SOURCE = "demo"
 DEMO_USERNAME = "demo"
 DEMO_PASSWORD = "demo"
-ADMIN_URL = "http://127.0.0.1:8000/admin/"
+SITE_URL = "http://127.0.0.1:8000/"
 
 D = Decimal
 TIERS = [
@@ -86,7 +86,7 @@ class Command(BaseCommand):
             help="Demo mode, as LEVELBOT_DEMO=1: also create the staff login demo/demo.",
         )
         parser.add_argument(
-            "--url", default=ADMIN_URL, help=f"The admin URL to print (default {ADMIN_URL})."
+            "--url", default=SITE_URL, help=f"The site URL to print (default {SITE_URL})."
         )
 
     def handle(self, *args: Any, **options: Any) -> None:

@@ -1,0 +1,132 @@
+"""Forms of the levels pages. They only validate: every write goes through trading.services.
+
+The level and tiers forms are model forms so that their clean runs the model's own
+`full_clean()`: the sentences beside a field are the model's (trading.messages), the same ones
+the admin shows and the database constraints carry.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from dashboard.symbols import UnknownSymbol, unified_symbol
+from trading import messages
+from trading.choices import MAX_LEVERAGE
+from trading.models import Level, SymbolTiers
+from trading.models.base import plain
+from trading.validators import validate_exchange_id
+
+
+def _number_messages(what: str, example: str) -> dict[str, str]:
+    return {
+        "required": f"Enter {what}.",
+        "invalid": f"Enter {what} as a number, such as {example}.",
+        "max_digits": f"Enter {what} with at most %(max)s digits.",
+        "max_decimal_places": f"Enter {what} with at most %(max)s decimal places.",
+        "max_whole_digits": f"Enter {what} with at most %(max)s digits before the point.",
+    }
+
+
+def _whole_messages(what: str) -> dict[str, str]:
+    return {"required": f"Enter {what}.", "invalid": f"Enter {what} as a whole number."}
+
+
+class LevelForm(forms.ModelForm):
+    """A new level's order parameters; the (exchange, symbol) come from the page."""
+
+    # Declared rather than generated so that no form-level minimum speaks before the model's
+    # validators, whose sentences say what the limit is for.
+    leverage = forms.IntegerField(
+        label="Leverage",
+        initial=10,
+        error_messages=_whole_messages("the leverage"),
+        widget=forms.NumberInput(attrs={"min": 1, "max": MAX_LEVERAGE, "step": 1}),
+    )
+    cool_down_ms = forms.IntegerField(
+        label="Cooldown (ms)",
+        initial=1000,
+        error_messages=_whole_messages("the cooldown in milliseconds"),
+        widget=forms.NumberInput(attrs={"min": 0, "step": 1}),
+    )
+
+    class Meta:
+        model = Level
+        fields = ["level_price", "base_size", "leverage", "margin_type", "cool_down_ms", "note"]
+        labels = {"level_price": "Level price", "base_size": "Base size", "margin_type": "Margin"}
+        help_texts = {
+            "level_price": "Above it the bot shorts, below it the bot longs.",
+            "base_size": "Tier 1's order in base units; tiers 2 and 3 bring the side to 2x and 4x.",
+        }
+        widgets = {
+            "level_price": forms.NumberInput(attrs={"step": "any", "min": 0}),
+            "base_size": forms.NumberInput(attrs={"step": "any", "min": 0}),
+            "note": forms.TextInput(),
+        }
+        error_messages = {
+            "level_price": _number_messages("the level price", "62750"),
+            "base_size": _number_messages("the base size", "0.002"),
+            "margin_type": {
+                "required": messages.MARGIN_TYPE_VALID,
+                "invalid_choice": messages.MARGIN_TYPE_VALID,
+            },
+        }
+
+    def __init__(self, *args: Any, exchange: str, symbol: str, **kwargs: Any) -> None:
+        kwargs.setdefault("instance", Level(exchange=exchange, symbol=symbol))
+        super().__init__(*args, **kwargs)
+
+
+class TiersForm(forms.ModelForm):
+    """The three tier distances of one (exchange, symbol), as fractions (0.005 is 0.5%)."""
+
+    class Meta:
+        model = SymbolTiers
+        fields = ["tier1_pct", "tier2_pct", "tier3_pct"]
+        labels = {"tier1_pct": "Tier 1", "tier2_pct": "Tier 2", "tier3_pct": "Tier 3"}
+        widgets = {
+            name: forms.NumberInput(attrs={"step": "any", "min": 0})
+            for name in ("tier1_pct", "tier2_pct", "tier3_pct")
+        }
+        error_messages = {
+            f"tier{k}_pct": _number_messages(f"tier {k}", example)
+            for k, example in (("1", "0.005"), ("2", "0.003"), ("3", "0.0015"))
+        }
+
+    def __init__(
+        self, *args: Any, exchange: str, symbol: str, tiers: SymbolTiers | None, **kwargs: Any
+    ) -> None:
+        # A fresh instance, never the row itself: validating bad input must not change the
+        # tiers the page shows as current. The service writes the row.
+        instance = SymbolTiers(exchange=exchange, symbol=symbol)
+        if tiers is not None:
+            kwargs.setdefault(
+                "initial",
+                {name: plain(getattr(tiers, name)) for name in self._meta.fields or ()},
+            )
+        super().__init__(*args, instance=instance, **kwargs)
+
+
+class SymbolPickForm(forms.Form):
+    """Opens the page of an (exchange, symbol), levels or not."""
+
+    exchange = forms.CharField(
+        max_length=32,
+        validators=[validate_exchange_id],
+        error_messages={"required": "Enter the exchange's ccxt id, such as bybit."},
+        widget=forms.TextInput(
+            attrs={"list": "known-exchanges", "placeholder": "bybit", "autocomplete": "off"}
+        ),
+    )
+    symbol = forms.CharField(
+        max_length=64,
+        error_messages={"required": "Enter a symbol, such as BTCUSDT or BTC/USDT:USDT."},
+        widget=forms.TextInput(attrs={"placeholder": "BTCUSDT", "autocomplete": "off"}),
+    )
+
+    def clean_symbol(self) -> str:
+        try:
+            return unified_symbol(self.cleaned_data["symbol"])
+        except UnknownSymbol as e:
+            raise forms.ValidationError(str(e)) from None

@@ -1,0 +1,1 @@
+"""Dashboard views: thin functions that read through selectors and write through services."""
