@@ -53,6 +53,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
 def _static_files_without_collectstatic(settings: LazySettings) -> None:
     """Pages render without `collectstatic`: the manifest storage is for deployments."""
     settings.WHITENOISE_AUTOREFRESH = True  # find files where they are, not in STATIC_ROOT
+    settings.WHITENOISE_USE_FINDERS = True
     settings.STORAGES = {
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

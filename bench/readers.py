@@ -26,15 +26,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.engine import DATA  # noqa: E402
 from trading.backtest.readers import open_ticks  # noqa: E402
-
-DATA = (
-    ROOT.parent
-    / "shared"
-    / "data"
-    / "trades"
-    / "binance_usdm_BTCUSDT_trades_2024-08-08T2354_hftbacktest.csv"
-)
 
 
 def build(folder: Path, rows: int) -> dict[str, Path]:

@@ -42,7 +42,7 @@ def test_seed_demo_creates_tiers_levels_settings_and_the_demo_login(
     assert Level.objects.filter(exchange="bybit", symbol="ETH/USDT:USDT").exists()
     demo = User.objects.get(username="demo")
     assert demo.is_staff and demo.is_superuser and demo.check_password("demo")
-    assert "http://127.0.0.1:8000/admin/" in out
+    assert "http://127.0.0.1:8000/" in out
     assert "demo / demo" in out
 
 
@@ -71,7 +71,7 @@ def test_seed_demo_refuses_the_login_outside_demo_mode(monkeypatch: pytest.Monke
     assert "Not creating the login demo/demo" in err
     assert "LEVELBOT_DEMO=1 or --demo" in err
     assert counts()[:4] == (2, 4, 8, 1)  # the data is there all the same
-    assert "http://127.0.0.1:8000/admin/" in out
+    assert "http://127.0.0.1:8000/" in out
 
 
 def test_seed_demo_flag_turns_on_demo_mode(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -163,7 +163,9 @@ class SymbolRunner:
             self.log.info("order recovered", client_order_id=cid, status=result.status)
             results.append((trade.pk, result))
         if results:
-            await sync_to_async(store.record_results)(results, {})
+            await sync_to_async(store.record_outcome)(
+                self.exchange_id, self.symbol, results, {}, []
+            )
 
     # -- ticks ---------------------------------------------------------------------------
 
@@ -199,32 +201,35 @@ class SymbolRunner:
                 if not isinstance(e, OrderIntent) or e.level_id is not None
             }
         )
-        decisions = store.Decisions(
-            self.exchange_id,
-            self.symbol,
-            {lid: engine.level_state(lid) for lid in touched if lid in engine.level_ids},
-            [(o, client_order_id(self.prefix, o, symbol_key=self.tiers_key)) for o in orders],
-            [
-                *self.unsaved_events,
-                *(e for e in events if isinstance(e, TierFire | IgnoredCrossing)),
-            ],
-        )
+        states = {lid: engine.level_state(lid) for lid in touched if lid in engine.level_ids}
+        events_done = [
+            *self.unsaved_events,
+            *(e for e in events if isinstance(e, TierFire | IgnoredCrossing)),
+        ]
         self.unsaved_events = []
         for event in events:
             if not isinstance(event, OrderIntent):
                 self._log_event(event)
-        trade_ids = await sync_to_async(store.record_decisions)(decisions)
         results: list[tuple[int, OrderResult]] = []
-        for (order, cid), trade_id in zip(decisions.orders, trade_ids, strict=True):
-            result = await self._send(order, cid, arrived)
-            if result is None:
-                continue  # outcome unknown: the intent stays, and recovery settles it
-            if result.status != FILLED and order.action != "close":
-                engine.undo_fill(order)
-                decisions.states[order.level_id] = engine.level_state(order.level_id)  # type: ignore[index]
-            results.append((trade_id, result))
-        if results:
-            await sync_to_async(store.record_results)(results, decisions.states)
+        if orders:
+            decisions = store.Decisions(
+                self.exchange_id,
+                self.symbol,
+                states,
+                [(o, client_order_id(self.prefix, o, symbol_key=self.tiers_key)) for o in orders],
+            )
+            trade_ids = await sync_to_async(store.record_decisions)(decisions)
+            for (order, cid), trade_id in zip(decisions.orders, trade_ids, strict=True):
+                result = await self._send(order, cid, arrived)
+                if result is None:
+                    continue  # outcome unknown: the intent stays, and recovery settles it
+                if result.status != FILLED and order.level_id is not None:
+                    engine.undo_fill(order)
+                    states[order.level_id] = engine.level_state(order.level_id)
+                results.append((trade_id, result))
+        await sync_to_async(store.record_outcome)(
+            self.exchange_id, self.symbol, results, states, events_done
+        )
 
     async def _send(self, order: OrderIntent, cid: str, arrived: float) -> OrderResult | None:
         request = OrderRequest(
@@ -307,8 +312,8 @@ class SymbolRunner:
         if not self.unsaved_events:
             return
         events, self.unsaved_events = self.unsaved_events, []
-        await sync_to_async(store.record_decisions)(
-            store.Decisions(self.exchange_id, self.symbol, {}, [], list(events))
+        await sync_to_async(store.record_outcome)(
+            self.exchange_id, self.symbol, [], {}, list(events)
         )
 
     async def flush_status(self, state: str | None = None) -> None:

@@ -61,13 +61,12 @@ class SymbolSnapshot:
 
 @dataclass
 class Decisions:
-    """One batch's decisions to record before any order is sent."""
+    """One batch's decisions to record before any order is sent: tier state and intents."""
 
     exchange: str
     symbol: str
     states: dict[LevelId, LevelState]
     orders: list[tuple[OrderIntent, str]] = field(default_factory=list)
-    events: list[TierFire | IgnoredCrossing] = field(default_factory=list)
 
 
 def _decimal(value: float) -> Decimal:
@@ -133,23 +132,19 @@ def order_prefix() -> str:
 
 @transaction.atomic
 def record_decisions(decisions: Decisions) -> list[int]:
-    """Persist tier state, order intents and level events together; return the trade ids.
+    """Persist tier state and order intents together; return the trade ids.
 
     One transaction: after a crash either a decision and its intent are both on disk, or
-    neither is, and no tier can fire twice.
+    neither is, and no tier can fire twice. Only what safety needs is written here, on the
+    order path; level events follow with the outcome.
     """
     existing = save_states(decisions.states)
-    named = {e.level_id for e in decisions.events} | {o.level_id for o, _ in decisions.orders}
-    unknown = named - existing - set(decisions.states) - {None}
-    if unknown:
-        existing |= set(Level.objects.filter(pk__in=unknown).values_list("pk", flat=True))
     trade_ids = []
     for order, cid in decisions.orders:
-        level_id = order.level_id if order.level_id in existing else None
         trade = Trade.objects.create(
             exchange=decisions.exchange,
             symbol=decisions.symbol,
-            level_id=level_id,
+            level_id=order.level_id if order.level_id in existing else None,
             level_key="" if order.level_id is None else str(order.level_id),
             side=order.side,
             action=order.action,
@@ -162,12 +157,41 @@ def record_decisions(decisions: Decisions) -> list[int]:
             event_ts_ms=order.ts,
         )
         trade_ids.append(trade.pk)
+    return trade_ids
+
+
+@transaction.atomic
+def record_outcome(
+    exchange: str,
+    symbol: str,
+    results: list[tuple[int, OrderResult]],
+    states: dict[LevelId, LevelState],
+    events: list[TierFire | IgnoredCrossing],
+) -> None:
+    """Each order's outcome on its trade row, the tier state after it (a refused entry was
+    never filled), and the level events of the batch."""
+    for trade_id, result in results:
+        fields: dict[str, object] = {"exchange_order_id": result.exchange_order_id}
+        if result.status == FILLED:
+            fields.update(
+                status=TradeStatus.FILLED,
+                price=_decimal(result.price) if result.price is not None else None,
+                fee=_decimal(result.fee),
+                size=_decimal(result.filled_size),
+            )
+        else:
+            fields.update(status=TradeStatus.REJECTED, error=result.error[:2000])
+        Trade.objects.filter(pk=trade_id).update(updated_at=timezone.now(), **fields)
+    existing = save_states(states)
+    unknown = {e.level_id for e in events} - existing - set(states)
+    if unknown:
+        existing |= set(Level.objects.filter(pk__in=unknown).values_list("pk", flat=True))
     LevelEvent.objects.bulk_create(
         LevelEvent(
             level_id=event.level_id if event.level_id in existing else None,
             level_key=str(event.level_id),
-            exchange=decisions.exchange,
-            symbol=decisions.symbol,
+            exchange=exchange,
+            symbol=symbol,
             kind=LevelEvent.Kind.FIRED if isinstance(event, TierFire) else LevelEvent.Kind.IGNORED,
             side=event.side,
             tiers=list(event.tiers),
@@ -176,9 +200,8 @@ def record_decisions(decisions: Decisions) -> list[int]:
             detail=_detail(event),
             event_ts_ms=event.ts,
         )
-        for event in decisions.events
+        for event in events
     )
-    return trade_ids
 
 
 def _detail(event: TierFire | IgnoredCrossing) -> str:
@@ -226,26 +249,6 @@ def save_states(states: dict[LevelId, LevelState]) -> set[int]:
     TierState.objects.bulk_create(created)
     TierState.objects.bulk_update(changed, ["fired_tiers", "filled_size", "cycle", "updated_at"])
     return {level.pk for level in levels}
-
-
-@transaction.atomic
-def record_results(
-    results: list[tuple[int, OrderResult]], states: dict[LevelId, LevelState]
-) -> None:
-    """Each order's outcome on its trade row, and the tier state after any refused entry."""
-    for trade_id, result in results:
-        fields: dict[str, object] = {"exchange_order_id": result.exchange_order_id}
-        if result.status == FILLED:
-            fields.update(
-                status=TradeStatus.FILLED,
-                price=_decimal(result.price) if result.price is not None else None,
-                fee=_decimal(result.fee),
-                size=_decimal(result.filled_size),
-            )
-        else:
-            fields.update(status=TradeStatus.REJECTED, error=result.error[:2000])
-        Trade.objects.filter(pk=trade_id).update(updated_at=timezone.now(), **fields)
-    save_states(states)
 
 
 def pending_trades(exchange: str, symbol: str) -> list[Trade]:
