@@ -60,9 +60,12 @@ class _Side:
         return SideState(fired=fired, filled=self.filled, cycle=self.cycle)
 
     def reset(self) -> None:
-        self.fired = 0
-        self.filled = 0.0
-        self.cycle += 1
+        """Nothing fired, nothing filled. A side with nothing to reset stays in its cycle: no
+        order of the cycle exists to be told apart from, and its saved state need not change."""
+        if self.fired or self.filled:
+            self.fired = 0
+            self.filled = 0.0
+            self.cycle += 1
 
 
 class _Level:

@@ -22,6 +22,7 @@ from trading.engine import (
     SIDES,
     IgnoredCrossing,
     LevelId,
+    LevelState,
     OrderIntent,
     SymbolEngine,
     TierFire,
@@ -76,6 +77,8 @@ class SymbolRunner:
         # Ignored crossings change no state: they wait here for the next write, off the
         # order path, instead of costing a transaction of their own.
         self.unsaved_events: list[IgnoredCrossing] = []
+        # The tier state last written per level, to write only what changed.
+        self.saved_states: dict[LevelId, LevelState] = {}
 
     # -- start and reload ----------------------------------------------------------------
 
@@ -92,6 +95,7 @@ class SymbolRunner:
             await sync_to_async(store.close_cycles)(self.exchange_id, self.symbol)
         )
         self.engine = engine
+        self.saved_states = dict(snapshot.states)
         self.tiers_key = snapshot.tiers_key
         self.heartbeat_timeout_s = snapshot.heartbeat_timeout_s
         self.reload_ms = snapshot.reload_ms
@@ -132,6 +136,9 @@ class SymbolRunner:
                 engine.set_tiers(snapshot.tiers)
                 self.log.info("tiers updated", tiers=[str(t) for t in snapshot.tiers.pcts()])
             engine.set_sentiment(snapshot.sentiment)
+            # What the database holds; a batch written since the snapshot only makes the next
+            # write a little larger than it needs to be.
+            self.saved_states = dict(snapshot.states)
             self.heartbeat_timeout_s = snapshot.heartbeat_timeout_s
             self.reload_ms = snapshot.reload_ms
         if after - before:
@@ -191,17 +198,7 @@ class SymbolRunner:
             self.unsaved_events.extend(events)
             return
         orders = [e for e in events if isinstance(e, OrderIntent)]
-        closes = any(o.action == "close" for o in orders)
-        touched: set[LevelId] = (
-            set(engine.level_ids)
-            if closes
-            else {
-                e.level_id
-                for e in events
-                if not isinstance(e, OrderIntent) or e.level_id is not None
-            }
-        )
-        states = {lid: engine.level_state(lid) for lid in touched if lid in engine.level_ids}
+        states = self._changed_states(engine)
         events_done = [
             *self.unsaved_events,
             *(e for e in events if isinstance(e, TierFire | IgnoredCrossing)),
@@ -219,17 +216,49 @@ class SymbolRunner:
                 [(o, client_order_id(self.prefix, o, symbol_key=self.tiers_key)) for o in orders],
             )
             trade_ids = await sync_to_async(store.record_decisions)(decisions)
-            for (order, cid), trade_id in zip(decisions.orders, trade_ids, strict=True):
-                result = await self._send(order, cid, arrived)
+            sent = list(zip(decisions.orders, trade_ids, strict=True))
+            outcomes = await self._send_in_order(sent, arrived)
+            for ((order, _cid), trade_id), result in zip(sent, outcomes, strict=True):
                 if result is None:
                     continue  # outcome unknown: the intent stays, and recovery settles it
                 if result.status != FILLED and order.level_id is not None:
                     engine.undo_fill(order)
-                    states[order.level_id] = engine.level_state(order.level_id)
+                    states[order.level_id] = self.saved_states[order.level_id] = engine.level_state(
+                        order.level_id
+                    )
                 results.append((trade_id, result))
         await sync_to_async(store.record_outcome)(
             self.exchange_id, self.symbol, results, states, events_done
         )
+
+    def _changed_states(self, engine: SymbolEngine) -> dict[LevelId, LevelState]:
+        """The levels whose tier state differs from what was last written: only those are
+        written, whatever changed them (a fire, a reset by a close, a refused entry)."""
+        changed = {}
+        for level_id in engine.level_ids:
+            state = engine.level_state(level_id)
+            if self.saved_states.get(level_id) != state:
+                changed[level_id] = state
+        self.saved_states.update(changed)
+        return changed
+
+    async def _send_in_order(
+        self, sent: list[tuple[tuple[OrderIntent, str], int]], arrived: float
+    ) -> list[OrderResult | None]:
+        """Send a batch's orders, keeping every close in its place: entries between two closes
+        only add to a side, so they go out together and a busy tick's last entry does not
+        wait for the others' round trips; a close waits for what came before it."""
+        outcomes: list[OrderResult | None] = []
+        entries: list[tuple[OrderIntent, str]] = []
+        for (order, cid), _ in sent:
+            if order.action != "close":
+                entries.append((order, cid))
+                continue
+            outcomes += await asyncio.gather(*(self._send(o, c, arrived) for o, c in entries))
+            entries = []
+            outcomes.append(await self._send(order, cid, arrived))
+        outcomes += await asyncio.gather(*(self._send(o, c, arrived) for o, c in entries))
+        return outcomes
 
     async def _send(self, order: OrderIntent, cid: str, arrived: float) -> OrderResult | None:
         request = OrderRequest(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import socket
 import uuid
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
@@ -139,9 +140,8 @@ def record_decisions(decisions: Decisions) -> list[int]:
     order path; level events follow with the outcome.
     """
     existing = save_states(decisions.states)
-    trade_ids = []
-    for order, cid in decisions.orders:
-        trade = Trade.objects.create(
+    trades = Trade.objects.bulk_create(
+        Trade(
             exchange=decisions.exchange,
             symbol=decisions.symbol,
             level_id=order.level_id if order.level_id in existing else None,
@@ -156,7 +156,9 @@ def record_decisions(decisions: Decisions) -> list[int]:
             status=TradeStatus.INTENT,
             event_ts_ms=order.ts,
         )
-        trade_ids.append(trade.pk)
+        for order, cid in decisions.orders
+    )
+    trade_ids = [trade.pk for trade in trades]
     return trade_ids
 
 
@@ -213,42 +215,36 @@ def _detail(event: TierFire | IgnoredCrossing) -> str:
 
 
 def save_states(states: dict[LevelId, LevelState]) -> set[int]:
-    """Write the engine's tier state of these levels in a handful of queries; deleted levels
-    are skipped. Returns the ids of the levels that still exist."""
+    """Write the engine's tier state of these levels in three statements whatever their
+    number (this runs on the order path); deleted levels are skipped. Returns the ids of the
+    levels that still exist."""
     if not states:
         return set()
-    levels = list(Level.objects.filter(pk__in=states).only("pk", "last_trigger_ms"))
-    triggered = []
-    for level in levels:
-        if level.last_trigger_ms != states[level.pk].last_trigger_ms:
-            level.last_trigger_ms = states[level.pk].last_trigger_ms
-            triggered.append(level)
-    Level.objects.bulk_update(triggered, ["last_trigger_ms"])
-    rows = {(r.level_id, r.side): r for r in TierState.objects.filter(level__in=levels)}
+    existing = set(Level.objects.filter(pk__in=states).order_by().values_list("pk", flat=True))
+    by_trigger: dict[int | None, list[int]] = defaultdict(list)
+    for pk in existing:
+        by_trigger[states[pk].last_trigger_ms].append(pk)
+    for last_trigger_ms, pks in by_trigger.items():
+        Level.objects.filter(pk__in=pks).update(last_trigger_ms=last_trigger_ms)
     now = timezone.now()
-    changed, created = [], []
-    for level in levels:
-        for side in SIDES:
-            state = states[level.pk].side(side)
-            fired, filled = list(state.fired), _decimal(state.filled)
-            row = rows.get((level.pk, side))
-            if row is None:
-                created.append(
-                    TierState(
-                        level=level,
-                        side=side,
-                        fired_tiers=fired,
-                        filled_size=filled,
-                        cycle=state.cycle,
-                    )
-                )
-            elif (row.fired_tiers, row.filled_size, row.cycle) != (fired, filled, state.cycle):
-                row.fired_tiers, row.filled_size, row.cycle = fired, filled, state.cycle
-                row.updated_at = now
-                changed.append(row)
-    TierState.objects.bulk_create(created)
-    TierState.objects.bulk_update(changed, ["fired_tiers", "filled_size", "cycle", "updated_at"])
-    return {level.pk for level in levels}
+    TierState.objects.bulk_create(
+        [
+            TierState(
+                level_id=pk,
+                side=side,
+                fired_tiers=list(states[pk].side(side).fired),
+                filled_size=_decimal(states[pk].side(side).filled),
+                cycle=states[pk].side(side).cycle,
+                updated_at=now,
+            )
+            for pk in sorted(existing)
+            for side in SIDES
+        ],
+        update_conflicts=True,
+        unique_fields=["level", "side"],
+        update_fields=["fired_tiers", "filled_size", "cycle", "updated_at"],
+    )
+    return existing
 
 
 def pending_trades(exchange: str, symbol: str) -> list[Trade]:
