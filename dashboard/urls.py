@@ -3,7 +3,7 @@
 from django.urls import path, register_converter
 
 from dashboard.symbols import SymbolConverter
-from dashboard.views import backtests, home, levels, trades
+from dashboard.views import backtests, home, levels, positions, status, trades
 
 app_name = "dashboard"
 
@@ -27,11 +27,18 @@ urlpatterns = [
         name="level-resume",
     ),
     path(
+        "levels/<str:exchange>/<symbol:symbol>/<int:level_id>/events",
+        levels.events,
+        name="level-events",
+    ),
+    path(
         "levels/<str:exchange>/<symbol:symbol>/<int:level_id>", levels.delete, name="level-delete"
     ),
     path("levels/<str:exchange>/<symbol:symbol>", levels.symbol_page, name="symbol"),
     path("levels/<str:exchange>", levels.exchange_page, name="exchange"),
+    path("positions", positions.position_list, name="positions"),
     path("trades", trades.trade_list, name="trades"),
+    path("status", status.status, name="status"),
     path("backtests", backtests.run_list, name="backtests"),
     path("backtests/<int:run_id>", backtests.run_detail, name="backtest"),
 ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -68,12 +68,15 @@ def rate(value: Any) -> str:
 
 
 @register.filter
-def ms_time(value: Any) -> str:
-    """Event time in ms as UTC: 2024-07-19 00:00:17."""
+def ms_time(value: Any, precision: str = "") -> str:
+    """Event time in ms as UTC: 2024-07-19 00:00:17; with `"ms"`, 2024-07-19 00:00:17.599."""
     number = _decimal(value)
     if number is None:
         return MISSING
-    return datetime.fromtimestamp(float(number) / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
+    moment = datetime.fromtimestamp(float(number) / 1000, tz=UTC)
+    if precision == "ms":
+        return f"{moment:%Y-%m-%d %H:%M:%S}.{int(number) % 1000:03d}"
+    return moment.strftime("%Y-%m-%d %H:%M:%S")
 
 
 @register.filter
@@ -82,3 +85,38 @@ def tier_list(value: Any) -> str:
     if not value:
         return MISSING
     return ", ".join(str(tier) for tier in value)
+
+
+@register.filter
+def duration(value: Any) -> str:
+    """A timedelta or seconds as a trader reads an uptime or an age: 45 s, 4 min 05 s, 2 h 03 min,
+    3 d 4 h."""
+    if isinstance(value, timedelta):
+        value = value.total_seconds()
+    number = _decimal(value)
+    if number is None:
+        return MISSING
+    seconds = max(int(number), 0)
+    minutes, s = divmod(seconds, 60)
+    hours, m = divmod(minutes, 60)
+    days, h = divmod(hours, 24)
+    if days:
+        return f"{days} d {h} h"
+    if hours:
+        return f"{hours} h {m:02d} min"
+    if minutes:
+        return f"{minutes} min {s:02d} s"
+    return f"{s} s"
+
+
+@register.filter
+def mebibytes(value: Any) -> str:
+    """A size in bytes in MiB with one decimal: 48.3 MiB."""
+    number = _decimal(value)
+    return MISSING if number is None else f"{number / 2**20:,.1f} MiB"
+
+
+@register.filter
+def words(value: Any) -> str:
+    """A code as words: already_fired -> already fired."""
+    return str(value or "").replace("_", " ")

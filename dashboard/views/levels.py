@@ -7,25 +7,30 @@ form post a redirect (or the page with the errors, status 400).
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.forms import BaseForm
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.safestring import SafeString
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import reswap, retarget
 
+from dashboard.charts import LevelLine, price_svg
 from dashboard.decorators import staff_required
 from dashboard.forms import LevelForm, SymbolPickForm, TiersForm
 from dashboard.http import HtmxHttpRequest, render_page
 from dashboard.panels import ON_EXCHANGE_PAGE, SymbolPanel
 from dashboard.symbols import UnknownSymbol, unified_symbol
 from trading import selectors, services
-from trading.models import Level
+from trading.models import Level, Side, SymbolTiers
 from trading.validators import validate_exchange_id
 
 PAGE = "dashboard/levels_symbol.html"
+EVENTS_SHOWN = 100
+CHART_WINDOW = timedelta(hours=1)
 
 
 def _exchange_or_404(exchange: str) -> str:
@@ -58,12 +63,33 @@ def _level_or_404(panel: SymbolPanel, level_id: int) -> Level:
     return level
 
 
+def _price_chart(panel: SymbolPanel, levels: list[Level], tiers: SymbolTiers | None) -> SafeString:
+    """The symbol's recent prices, its levels with their tier bands, and its fills."""
+    history = selectors.price_history_get(
+        exchange=panel.exchange, symbol=panel.symbol, since=CHART_WINDOW
+    )
+    lines = []
+    for level in levels:
+        boundaries = selectors.tier_boundaries(level, tiers)
+        lines.append(
+            LevelLine(
+                float(level.level_price),
+                above=boundaries[Side.SHORT],
+                below=boundaries[Side.LONG],
+                active=level.is_active,
+            )
+        )
+    return price_svg(history.prices, levels=lines, trades=history.trades)
+
+
 def _table_context(panel: SymbolPanel) -> dict[str, Any]:
-    return {
-        "panel": panel,
-        "tiers": selectors.symbol_tiers_get(exchange=panel.exchange, symbol=panel.symbol),
-        "levels": selectors.level_list_for_symbol(exchange=panel.exchange, symbol=panel.symbol),
-    }
+    """The levels table; on the symbol page, the price chart too, refreshed with it."""
+    tiers = selectors.symbol_tiers_get(exchange=panel.exchange, symbol=panel.symbol)
+    levels = selectors.level_list_for_symbol(exchange=panel.exchange, symbol=panel.symbol)
+    context: dict[str, Any] = {"panel": panel, "tiers": tiers, "levels": levels}
+    if not panel.on_exchange_page:
+        context["chart"] = _price_chart(panel, levels, tiers)
+    return context
 
 
 def _panel_context(
@@ -222,3 +248,19 @@ def pause(request: HtmxHttpRequest, exchange: str, symbol: str, level_id: int) -
 def resume(request: HtmxHttpRequest, exchange: str, symbol: str, level_id: int) -> HttpResponse:
     """Resume a paused level."""
     return _set_active(request, exchange, symbol, level_id, is_active=True)
+
+
+@require_GET
+@staff_required
+def events(request: HtmxHttpRequest, exchange: str, symbol: str, level_id: int) -> HttpResponse:
+    """Why a level's tiers fired or not: its tier state and its latest events, newest first."""
+    panel = _panel(request, exchange, symbol)
+    level = _level_or_404(panel, level_id)
+    context = {
+        "panel": panel,
+        "level": level,
+        "sides": selectors.level_side_list(level=level),
+        "events": selectors.level_event_list(level=level, limit=EVENTS_SHOWN),
+        "limit": EVENTS_SHOWN,
+    }
+    return render_page(request, "dashboard/level_events.html", context, partial="level-events")

@@ -1,13 +1,15 @@
-"""Saved backtest runs for the dashboard's tests."""
+"""Saved backtest runs and what the bot writes while it runs, for the dashboard's tests."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import factory
+from django.utils import timezone
 from factory.django import DjangoModelFactory
 
-from trading.models import BacktestRun
+from trading.models import BacktestRun, FeedStatus, LevelEvent, PaperPosition, Side
 
 
 def summary(**overrides: Any) -> dict[str, Any]:
@@ -70,3 +72,45 @@ class BacktestRunFactory(DjangoModelFactory[BacktestRun]):
         lambda: [[1_721_347_200_000, 0.0], [1_721_349_000_000, -4.25], [1_721_350_800_000, 10.8]]
     )
     orders = factory.LazyFunction(lambda: [order(n) for n in range(3)])
+
+
+class PaperPositionFactory(DjangoModelFactory[PaperPosition]):
+    class Meta:
+        model = PaperPosition
+
+    exchange = "binanceusdm"
+    symbol = "BTC/USDT:USDT"
+    side = Side.LONG
+    size = Decimal("0.004")
+    entry_price = Decimal("62000")
+    realized_pnl = Decimal(0)
+    fees = Decimal("0.1364")
+
+
+class FeedStatusFactory(DjangoModelFactory[FeedStatus]):
+    class Meta:
+        model = FeedStatus
+
+    exchange = "binanceusdm"
+    symbol = "BTC/USDT:USDT"
+    feed = "synthetic"
+    state = FeedStatus.State.LIVE
+    last_message_at = factory.LazyFunction(timezone.now)
+    last_price = Decimal("63000")
+    rest_latency_ms = 12.5
+
+
+class LevelEventFactory(DjangoModelFactory[LevelEvent]):
+    class Meta:
+        model = LevelEvent
+
+    level = factory.SubFactory("tests.factories.LevelFactory")
+    level_key = factory.LazyAttribute(lambda e: str(e.level.pk) if e.level else "0")
+    exchange = factory.LazyAttribute(lambda e: e.level.exchange if e.level else "binanceusdm")
+    symbol = factory.LazyAttribute(lambda e: e.level.symbol if e.level else "BTC/USDT:USDT")
+    kind = LevelEvent.Kind.FIRED
+    side = Side.SHORT
+    tiers = factory.LazyFunction(lambda: [1])
+    price = 63064.5
+    detail = "order of 0.002 at 63064.5"
+    event_ts_ms = factory.Sequence(lambda n: 1_721_347_217_599 + n * 1000)

@@ -27,7 +27,10 @@ ROUTES = [
     ("post", "/levels/binanceusdm/BTCUSDT/tiers"),
     ("post", "/levels/binanceusdm/BTCUSDT/{level}/pause"),
     ("post", "/levels/binanceusdm/BTCUSDT/{level}/resume"),
+    ("get", "/levels/binanceusdm/BTCUSDT/{level}/events"),
+    ("get", "/positions"),
     ("get", "/trades"),
+    ("get", "/status"),
     ("get", "/backtests"),
     ("get", "/backtests/{run}"),
 ]
@@ -134,6 +137,9 @@ def test_writes_with_the_csrf_token_of_the_page_go_through(csrf_client: Client) 
         ("post", "/levels/binanceusdm/BTCUSDT/table"),
         ("delete", "/levels/binanceusdm/BTCUSDT"),
         ("post", "/trades"),
+        ("post", "/positions"),
+        ("post", "/status"),
+        ("delete", "/levels/binanceusdm/BTCUSDT/{level}/events"),
     ],
 )
 def test_a_route_answers_only_its_own_methods(staff_client: Client, method: str, path: str) -> None:
