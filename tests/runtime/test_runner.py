@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
 from trading.engine import LONG, SHORT
 from trading.exchange.base import REJECTED, OrderRequest, OrderResult, PositionInfo
@@ -208,3 +210,38 @@ def test_restart_settles_an_unsent_intent_once(symbol):
     assert (trade.status, trade.price) == ("filled", Decimal("196.5"))
     positions = exchange.positions_sync(SYMBOL)
     assert positions == {LONG: PositionInfo(LONG, 0.5, 196.5)}
+
+
+def test_restart_refuses_a_stale_unsent_intent_and_corrects_the_level(symbol):
+    level = make_level("200")
+    TierState.objects.filter(level=level, side=LONG).update(
+        fired_tiers=[1], filled_size=Decimal("0.5")
+    )
+    trade = Trade.objects.create(
+        exchange=EXCHANGE,
+        symbol=SYMBOL,
+        level=level,
+        level_key=str(level.pk),
+        side=LONG,
+        action="open",
+        tiers=[1],
+        size=Decimal("0.5"),
+        tick_price=Decimal("196.5"),
+        reason="tier",
+        client_order_id="tst001E1L10",
+        event_ts_ms=1,
+    )
+    Trade.objects.filter(pk=trade.pk).update(created_at=timezone.now() - timedelta(minutes=5))
+    exchange = PaperExchange(EXCHANGE)
+
+    async def scenario():
+        runner = runner_for(exchange)
+        await runner.start()
+        assert runner.engine.position[LONG] == 0.0
+
+    asyncio.run(scenario())
+    trade.refresh_from_db()
+    assert (trade.status, trade.error) == ("rejected", "Not sent before the bot stopped.")
+    state = TierState.objects.get(level=level, side=LONG)
+    assert (state.fired_tiers, state.filled_size) == ([1], Decimal("0"))  # no chase, no ghost
+    assert exchange.positions_sync(SYMBOL) == {}

@@ -218,16 +218,14 @@ class SymbolEngine:
         else:
             self.position[side] = float(size)
 
-    def undo_fill(self, order: OrderIntent) -> None:
-        """An entry the exchange refused: its size was never filled. Its tiers stay fired, so
+    def undo_fill(self, level_id: LevelId, side: str, size: float) -> None:
+        """An entry of `size` the exchange refused was never filled. Its tiers stay fired, so
         the refusal is not retried on the next crossing."""
-        if order.action == "close" or order.level_id not in self._levels:
+        if level_id not in self._levels:
             return
-        state = self._levels[order.level_id].side(order.side)
-        state.filled = max(0.0, round(state.filled - order.size, SIZE_DECIMALS))
-        self.position[order.side] = max(
-            0.0, round(self.position[order.side] - order.size, SIZE_DECIMALS)
-        )
+        state = self._levels[level_id].side(side)
+        state.filled = max(0.0, round(state.filled - size, SIZE_DECIMALS))
+        self.position[side] = max(0.0, round(self.position[side] - size, SIZE_DECIMALS))
 
     def sentiment(self) -> float:
         return self._sentiment.value()

@@ -141,14 +141,19 @@ class SymbolRunner:
             self.saved_states = dict(snapshot.states)
             self.heartbeat_timeout_s = snapshot.heartbeat_timeout_s
             self.reload_ms = snapshot.reload_ms
+            await self.recover()  # an order whose answer never came is settled here
         if after - before:
             self.log.info("levels added", levels=sorted(after - before, key=str))
         if before - after:
             self.log.info("levels removed", levels=sorted(before - after, key=str))
 
     async def recover(self) -> None:
-        """Settle intents a stopped bot left behind: look each up by its client id first, and
-        send only one the exchange never received, and only while it is recent."""
+        """Settle intents left unsettled (a stopped bot, an order whose answer never came):
+        look each up by its client id first, and send only one the exchange never received,
+        and only while it is recent. An entry that ends refused was never filled: its level
+        side is corrected, and its tiers stay fired."""
+        engine = self.engine
+        assert engine is not None
         pending = await sync_to_async(store.pending_trades)(self.exchange_id, self.symbol)
         results: list[tuple[int, OrderResult]] = []
         for trade in pending:
@@ -167,11 +172,13 @@ class SymbolRunner:
                 result = await self.exchange.place_order(request)
             if result is None:
                 result = OrderResult(cid, REJECTED, error="Not sent before the bot stopped.")
+            if result.status != FILLED and trade.level_id in engine.level_ids:
+                engine.undo_fill(trade.level_id, trade.side, float(trade.size))
             self.log.info("order recovered", client_order_id=cid, status=result.status)
             results.append((trade.pk, result))
         if results:
             await sync_to_async(store.record_outcome)(
-                self.exchange_id, self.symbol, results, {}, []
+                self.exchange_id, self.symbol, results, self._changed_states(engine), []
             )
 
     # -- ticks ---------------------------------------------------------------------------
@@ -222,11 +229,9 @@ class SymbolRunner:
                 if result is None:
                     continue  # outcome unknown: the intent stays, and recovery settles it
                 if result.status != FILLED and order.level_id is not None:
-                    engine.undo_fill(order)
-                    states[order.level_id] = self.saved_states[order.level_id] = engine.level_state(
-                        order.level_id
-                    )
+                    engine.undo_fill(order.level_id, order.side, order.size)
                 results.append((trade_id, result))
+            states.update(self._changed_states(engine))
         await sync_to_async(store.record_outcome)(
             self.exchange_id, self.symbol, results, states, events_done
         )
