@@ -183,9 +183,9 @@ def test_a_refused_entry_is_recorded_and_not_counted_as_filled(symbol):
     assert (state.fired_tiers, state.filled_size) == ([1], Decimal("0"))  # fired, not retried
 
 
-def test_restart_settles_an_unsent_intent_once(symbol):
-    level = make_level("200")
-    Trade.objects.create(
+def unsent_intent(level: Level) -> Trade:
+    """The intent of a LONG tier 1 entry that a stopped bot wrote but never sent."""
+    return Trade.objects.create(
         exchange=EXCHANGE,
         symbol=SYMBOL,
         level=level,
@@ -196,9 +196,14 @@ def test_restart_settles_an_unsent_intent_once(symbol):
         size=Decimal("0.5"),
         tick_price=Decimal("196.5"),
         reason="tier",
-        client_order_id="tst001E1L10",
+        client_order_id=f"tst001E{level.pk}L10",
         event_ts_ms=1,
     )
+
+
+def test_restart_settles_an_unsent_intent_once(symbol):
+    level = make_level("200")
+    unsent_intent(level)
     exchange = PaperExchange(EXCHANGE)
 
     async def scenario():
@@ -217,20 +222,7 @@ def test_restart_refuses_a_stale_unsent_intent_and_corrects_the_level(symbol):
     TierState.objects.filter(level=level, side=LONG).update(
         fired_tiers=[1], filled_size=Decimal("0.5")
     )
-    trade = Trade.objects.create(
-        exchange=EXCHANGE,
-        symbol=SYMBOL,
-        level=level,
-        level_key=str(level.pk),
-        side=LONG,
-        action="open",
-        tiers=[1],
-        size=Decimal("0.5"),
-        tick_price=Decimal("196.5"),
-        reason="tier",
-        client_order_id="tst001E1L10",
-        event_ts_ms=1,
-    )
+    trade = unsent_intent(level)
     Trade.objects.filter(pk=trade.pk).update(created_at=timezone.now() - timedelta(minutes=5))
     exchange = PaperExchange(EXCHANGE)
 
