@@ -235,6 +235,8 @@ class SymbolRunner:
         await sync_to_async(store.record_outcome)(
             self.exchange_id, self.symbol, results, states, events_done
         )
+        if any(result.status == FILLED for _, result in results):
+            self.log.info("position changed", **{s.lower(): engine.position[s] for s in SIDES})
 
     def _changed_states(self, engine: SymbolEngine) -> dict[LevelId, LevelState]:
         """The levels whose tier state differs from what was last written: only those are
