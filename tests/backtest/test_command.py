@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import pty
 import random
 import subprocess
 import sys
@@ -19,6 +21,7 @@ from trading.engine import OrderIntent, SymbolEngine
 from trading.models import BacktestRun, BotSettings
 
 ROOT = Path(__file__).resolve().parents[2]
+ETH_NAME = "ethusdt_2024-08-08"
 FTX = SHARED / "data" / "ohlcv" / "ftx_BTC-PERP_1m_2021-12-31_2022-02-01_nautilus.csv"
 SUMMARY_KEYS = {
     "ticks",
@@ -264,3 +267,43 @@ def test_errors_exit_non_zero_without_a_traceback(tmp_path):
     assert result.returncode == 1
     assert "x.json: cannot be read" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def _run_with_terminal_stderr(args: list[str]) -> tuple[int, str]:
+    """Run manage.py with stderr on a pseudo-terminal, as a trader's shell would have it."""
+    leader, follower = pty.openpty()
+    result = subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=follower,
+        timeout=120,
+    )
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(leader)
+    return result.returncode, b"".join(chunks).decode(errors="replace")
+
+
+def test_progress_bar_shows_on_a_terminal_only(tmp_path):
+    args = [
+        "backtest",
+        "--data",
+        str(GOLDEN_SCENARIOS[ETH_NAME]),
+        "--config",
+        str(GOLDEN / f"{ETH_NAME}.scenario.json"),
+    ]
+    code, terminal = _run_with_terminal_stderr(args)
+    assert code == 0 and "[" + "#" * 30 + "] 100.0%" in terminal
+    piped = subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert piped.returncode == 0 and "#" not in piped.stderr
