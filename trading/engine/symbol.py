@@ -20,6 +20,10 @@ from trading.engine.sentiment import SentimentWindow
 from trading.engine.types import (
     IGNORED_ALREADY_FIRED,
     IGNORED_COOLDOWN,
+    IGNORED_KILL_SWITCH,
+    IGNORED_MAX_LEVELS,
+    IGNORED_MAX_NOTIONAL,
+    IGNORED_MAX_POSITION,
     IGNORED_PAUSED,
     IGNORED_SENTIMENT,
     LONG,
@@ -34,6 +38,7 @@ from trading.engine.types import (
     LevelId,
     LevelState,
     OrderIntent,
+    RiskLimits,
     SentimentConfig,
     SideState,
     TierFire,
@@ -105,8 +110,11 @@ class SymbolEngine:
         tiers: Tiers,
         levels: Sequence[LevelConfig] = (),
         sentiment: SentimentConfig | None = None,
+        risk: RiskLimits | None = None,
     ) -> None:
         self._tiers = tiers
+        self._risk = risk or RiskLimits()
+        self._halted = False
         self._sentiment = SentimentWindow(sentiment or SentimentConfig())
         self._levels: dict[LevelId, _Level] = {}
         self._bounds: list[float] = []
@@ -155,6 +163,14 @@ class SymbolEngine:
         """New tier distances apply at once; tiers already fired stay fired."""
         self._tiers = tiers
         self._rebuild()
+
+    def set_risk(self, risk: RiskLimits) -> None:
+        """New limits apply to the next entry; positions already held are not touched."""
+        self._risk = risk
+
+    def halt_entries(self, halted: bool) -> None:
+        """The kill switch: while halted, every new crossing is ignored; exits still run."""
+        self._halted = halted
 
     def set_sentiment(self, config: SentimentConfig) -> None:
         """New sentiment settings apply from the next tick; trades already seen stay counted."""
@@ -303,6 +319,20 @@ class SymbolEngine:
                 crossed[level] = (side, crossed.get(level, (side, 0))[1] | _TIER_BITS[tier])
         return crossed
 
+    def _risk_block(self, level: _Level, side: str, size: float, price: float) -> str | None:
+        """The limit an entry of `size` would break, if any."""
+        risk = self._risk
+        held = self.position[side] + size
+        if risk.max_position is not None and held > risk.max_position * (1 + _SIZE_EPSILON):
+            return IGNORED_MAX_POSITION
+        if risk.max_notional is not None and held * price > risk.max_notional:
+            return IGNORED_MAX_NOTIONAL
+        if risk.max_levels is not None and not (level.long.filled or level.short.filled):
+            holding = sum(1 for lv in self._levels.values() if lv.long.filled or lv.short.filled)
+            if holding >= risk.max_levels:
+                return IGNORED_MAX_LEVELS
+        return None
+
     def _fire(
         self, level: _Level, side: str, bits: int, ts: int, price: float, out: list[Event]
     ) -> None:
@@ -323,6 +353,11 @@ class SymbolEngine:
         if not config.is_active:
             out.append(IgnoredCrossing(ts, config.level_id, side, tiers, price, IGNORED_PAUSED))
             return
+        if self._halted:
+            out.append(
+                IgnoredCrossing(ts, config.level_id, side, tiers, price, IGNORED_KILL_SWITCH)
+            )
+            return
         last = level.last_trigger
         if last is not None and ts - last < config.cool_down_ms:
             left = config.cool_down_ms - (ts - last)
@@ -338,11 +373,16 @@ class SymbolEngine:
                 )
             )
             return
+        target = config.base_size * _target_multiple(state.fired | new)
+        size = round(target - state.filled, SIZE_DECIMALS)
+        needed = size > config.base_size * _SIZE_EPSILON
+        blocked = self._risk_block(level, side, size, price) if needed else None
+        if blocked is not None:
+            out.append(IgnoredCrossing(ts, config.level_id, side, tiers, price, blocked))
+            return
         state.fired |= new
         level.last_trigger = ts
-        target = config.base_size * _target_multiple(state.fired)
-        size = round(target - state.filled, SIZE_DECIMALS)
-        if size <= config.base_size * _SIZE_EPSILON:
+        if not needed:
             out.append(TierFire(ts, config.level_id, side, tiers, price, 0.0))
             return
         action = "add" if state.filled > 0 else "open"

@@ -27,6 +27,11 @@ IGNORED_PAUSED: Final = "paused"
 IGNORED_COOLDOWN: Final = "cooldown"
 IGNORED_SENTIMENT: Final = "sentiment"
 IGNORED_ALREADY_FIRED: Final = "already_fired"
+# Risk limits: an entry they block is an ignored crossing like the others.
+IGNORED_KILL_SWITCH: Final = "kill_switch"
+IGNORED_MAX_POSITION: Final = "max_position"
+IGNORED_MAX_NOTIONAL: Final = "max_notional"
+IGNORED_MAX_LEVELS: Final = "max_levels"
 
 LevelId: TypeAlias = str | int
 Number: TypeAlias = float | int | Decimal | str
@@ -147,6 +152,22 @@ class SentimentConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class RiskLimits:
+    """Per (exchange, symbol): the most a side may hold, in base units and in notional at the
+    entry's price, and the most levels holding a position at once. None: no limit."""
+
+    max_position: float | None = None
+    max_notional: float | None = None
+    max_levels: int | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("max_position", "max_notional", "max_levels"):
+            value = getattr(self, name)
+            if value is not None and not value > 0:
+                raise ValueError(f"{name} must be above 0, or empty for no limit.")
+
+
+@dataclass(frozen=True, slots=True)
 class SideState:
     """Tier state of one (level, side): fired tiers, filled size and how many resets so far."""
 
@@ -221,9 +242,17 @@ class IgnoredCrossing:
             return f"{what} crossed during the cooldown ({self.cooldown_left_ms} ms left)."
         if self.reason == IGNORED_SENTIMENT:
             return f"{what} crossed against the trade flow (sentiment {self.sentiment:+.2f})."
-        if self.reason == IGNORED_ALREADY_FIRED:
-            return f"{what} crossed again but already fired in this cycle."
-        return f"{what} crossed while the level is paused."
+        return f"{what} {_REASONS.get(self.reason, f'crossed but ignored ({self.reason}).')}"
+
+
+_REASONS: Final = {
+    IGNORED_ALREADY_FIRED: "crossed again but already fired in this cycle.",
+    IGNORED_PAUSED: "crossed while the level is paused.",
+    IGNORED_KILL_SWITCH: "crossed while entries are paused for every level (kill switch).",
+    IGNORED_MAX_POSITION: "crossed, but the order would take the side past its maximum position.",
+    IGNORED_MAX_NOTIONAL: "crossed, but the order would take the side past its maximum notional.",
+    IGNORED_MAX_LEVELS: "crossed, but as many levels as allowed already hold positions.",
+}
 
 
 Event: TypeAlias = TierFire | OrderIntent | IgnoredCrossing
