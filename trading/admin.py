@@ -21,7 +21,21 @@ from django.utils.safestring import SafeString
 from django.utils.translation import ngettext
 
 from trading import services
-from trading.models import BotSession, BotSettings, Level, SymbolTiers, TierState, Trade
+from trading.models import (
+    BacktestRun,
+    BotSession,
+    BotSettings,
+    FeedStatus,
+    Installation,
+    Level,
+    LevelEvent,
+    PaperFill,
+    PaperPosition,
+    SymbolRisk,
+    SymbolTiers,
+    TierState,
+    Trade,
+)
 
 LEVEL_TRADING_FIELDS = (
     "exchange",
@@ -243,6 +257,13 @@ class TradeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     date_hierarchy = "created_at"
 
 
+@admin.register(SymbolRisk)
+class SymbolRiskAdmin(admin.ModelAdmin):
+    list_display = ("exchange", "symbol", "max_position", "max_notional", "max_levels")
+    list_filter = ("exchange",)
+    search_fields = ("exchange", "symbol")
+
+
 @admin.register(BotSession)
 class BotSessionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("id", "hostname", "pid", "started_at", "heartbeat_at", "stopped_at", "alive")
@@ -255,6 +276,24 @@ class BotSessionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 @admin.register(BotSettings)
 class BotSettingsAdmin(admin.ModelAdmin):
+    fieldsets = (
+        ("Kill switch", {"fields": ("entries_paused",)}),
+        (
+            "Settings",
+            {
+                "fields": (
+                    "levels_reload_ms",
+                    "sentiment_enabled",
+                    "sentiment_window_s",
+                    "sentiment_threshold",
+                    "heartbeat_timeout_s",
+                    "paper_fee_rate",
+                    "paper_slippage_bps",
+                )
+            },
+        ),
+    )
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
@@ -269,3 +308,51 @@ class BotSettingsAdmin(admin.ModelAdmin):
             raise PermissionDenied
         row = BotSettings.load()
         return HttpResponseRedirect(reverse("admin:trading_botsettings_change", args=[row.pk]))
+
+
+# What the bot writes as it runs, and what backtests saved: to read, never to edit by hand.
+
+
+@admin.register(PaperPosition)
+class PaperPositionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("exchange", "symbol", "side", "size", "entry_price", "realized_pnl", "fees")
+    list_filter = ("exchange", "side")
+
+
+@admin.register(PaperFill)
+class PaperFillAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("created_at", "client_order_id", "symbol", "side", "action", "size", "price")
+    list_filter = ("exchange", "side", "action")
+    search_fields = ("client_order_id", "symbol")
+
+
+@admin.register(FeedStatus)
+class FeedStatusAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("exchange", "symbol", "feed", "state", "last_message_at", "last_price")
+
+
+@admin.register(LevelEvent)
+class LevelEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("created_at", "level_key", "symbol", "kind", "side", "tiers", "reason")
+    list_filter = ("kind", "reason", "exchange")
+    search_fields = ("level_key", "symbol", "detail")
+
+
+@admin.register(BacktestRun)
+class BacktestRunAdmin(admin.ModelAdmin):
+    """Saved runs are read here and may be deleted; they are never edited."""
+
+    list_display = ("created_at", "exchange", "symbol", "candles", "orders_truncated")
+    list_filter = ("exchange",)
+    exclude = ("orders", "equity_curve")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+
+@admin.register(Installation)
+class InstallationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("order_prefix", "created_at")

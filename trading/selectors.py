@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from trading.accounting import SidePosition
 from trading.backtest.scenario import Scenario, ScenarioError
-from trading.engine import LONG, SIDES
+from trading.engine import LONG, SIDES, RiskLimits
 from trading.engine.types import to_decimal
 from trading.models import (
     BacktestRun,
@@ -22,6 +22,7 @@ from trading.models import (
     Level,
     LevelEvent,
     PaperPosition,
+    SymbolRisk,
     SymbolTiers,
     TierState,
     Trade,
@@ -43,7 +44,15 @@ def scenario_from_db(*, exchange: str, symbol: str) -> Scenario:
     configs = tuple(level.to_engine() for level in levels)
     if not configs:
         raise ScenarioError(f"{exchange} {symbol} has no active levels to replay.")
-    return Scenario(exchange, symbol, tiers.to_engine(), BotSettings.load().sentiment(), configs)
+    risk = SymbolRisk.objects.filter(exchange=exchange, symbol=symbol).first()
+    return Scenario(
+        exchange,
+        symbol,
+        tiers.to_engine(),
+        BotSettings.load().sentiment(),
+        configs,
+        risk.to_engine() if risk else RiskLimits(),
+    )
 
 
 # Reads for the dashboard's pages.

@@ -15,12 +15,14 @@ from django.db.models import F
 from django.utils import timezone
 
 from trading.backtest.scenario import Scenario, scenario_to_dict
+from trading.engine import RiskLimits
 from trading.models import (
     BacktestRun,
     BotSettings,
     Level,
     MarginType,
     Side,
+    SymbolRisk,
     SymbolTiers,
     TierState,
 )
@@ -190,6 +192,7 @@ def scenario_import(
             source="scenario",
         )
         ids[str(config.level_id)] = level.pk
+    symbol_risk_set(exchange=scenario.exchange, symbol=scenario.symbol, risk=scenario.risk)
     if sentiment:
         settings = BotSettings.load()
         settings.sentiment_enabled = scenario.sentiment.enabled
@@ -198,3 +201,21 @@ def scenario_import(
         settings.full_clean()
         settings.save()
     return ids
+
+
+@transaction.atomic
+def symbol_risk_set(*, exchange: str, symbol: str, risk: RiskLimits) -> SymbolRisk | None:
+    """Set an (exchange, symbol)'s risk limits; limits all empty remove the row."""
+    if risk == RiskLimits():
+        SymbolRisk.objects.filter(exchange=exchange, symbol=symbol).delete()
+        return None
+    row = SymbolRisk.objects.filter(exchange=exchange, symbol=symbol).first() or SymbolRisk(
+        exchange=exchange, symbol=symbol
+    )
+    row.max_position = None if risk.max_position is None else Decimal(repr(risk.max_position))
+    row.max_notional = None if risk.max_notional is None else Decimal(repr(risk.max_notional))
+    row.max_levels = risk.max_levels
+    row.full_clean()
+    row.save()
+    _log_on_commit("risk limits set: %s", row)
+    return row

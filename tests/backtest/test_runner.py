@@ -2,6 +2,7 @@
 
 import csv
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -10,7 +11,7 @@ from tests.shared_data import GOLDEN, GOLDEN_SCENARIOS
 from trading.accounting import Ledger
 from trading.backtest.runner import Backtest
 from trading.backtest.scenario import load_scenario
-from trading.engine import SymbolEngine
+from trading.engine import RiskLimits, SymbolEngine
 
 
 def arrays(path):
@@ -92,3 +93,15 @@ def test_equity_points_are_thinned_keeping_the_ends():
     assert len(curve) > 2000
     points = backtest.equity_points()
     assert len(points) == 2000 and points[0] == curve[0] and points[-1] == curve[-1]
+
+
+def test_risk_limits_in_the_scenario_block_entries_in_the_backtest():
+    scenario = load_scenario(GOLDEN / "ethusdt_2024-08-08.scenario.json")
+    free = Backtest(scenario)
+    capped = Backtest(replace(scenario, risk=RiskLimits(max_position=0.2)))
+    ts, price, qty = arrays(GOLDEN_SCENARIOS["ethusdt_2024-08-08"])
+    free.feed(ts, price, qty)
+    capped.feed(ts, price, qty)
+    assert max(free.result.max_exposure.values()) > 0.2
+    assert max(capped.result.max_exposure.values()) <= 0.2
+    assert capped.result.ignored["max_position"] > 0

@@ -75,6 +75,9 @@ def broken(**changes):
         (broken(levels__0__leverage=2.5), "levels[0].leverage must be a whole number"),
         (broken(levels__0__margin_type="hedge"), "margin_type must be 'isolated' or 'cross'"),
         (broken(levels__0__cool_down_ms=-5), "cool_down_ms cannot be negative"),
+        (broken(risk={"max_position": 0}), "max_position must be above 0"),
+        (broken(risk={"max_levels": 1.5}), "risk.max_levels must be a whole number"),
+        (broken(risk=[]), "risk must be an object"),
     ],
 )
 def test_bad_scenario_is_refused_naming_file_and_field(tmp_path, data, message):
@@ -119,3 +122,13 @@ def test_import_scenario_creates_its_tiers_and_levels_all_or_nothing(tmp_path):
         call_command("import_scenario", str(write(tmp_path, data)), "--sentiment")
     assert Level.objects.count() == 2  # the bad file added nothing
     assert BotSettings.load().sentiment_window_s == 60
+
+
+def test_risk_limits_are_read_and_imported(tmp_path):
+    data = broken(risk={"max_position": 0.5, "max_levels": 2})
+    scenario = load_scenario(write(tmp_path, data))
+    assert (scenario.risk.max_position, scenario.risk.max_notional, scenario.risk.max_levels) == (
+        0.5,
+        None,
+        2,
+    )

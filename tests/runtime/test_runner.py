@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from trading.engine import LONG, SHORT
+from trading.engine import LONG, SHORT, RiskLimits
 from trading.exchange.base import REJECTED, OrderRequest, OrderResult, PositionInfo
 from trading.exchange.paper import PaperExchange
 from trading.models import BotSettings, FeedStatus, Level, LevelEvent, TierState, Trade
@@ -20,6 +20,7 @@ from trading.services import (
     level_delete,
     level_reset_tier_state,
     level_set_active,
+    symbol_risk_set,
     symbol_tiers_set,
 )
 
@@ -237,3 +238,33 @@ def test_restart_refuses_a_stale_unsent_intent_and_corrects_the_level(symbol):
     state = TierState.objects.get(level=level, side=LONG)
     assert (state.fired_tiers, state.filled_size) == ([1], Decimal("0"))  # no chase, no ghost
     assert exchange.positions_sync(SYMBOL) == {}
+
+
+def test_kill_switch_and_risk_limits_reach_the_running_bot_on_reload(symbol):
+    level = make_level("200")
+
+    async def scenario():
+        runner = runner_for()
+        await runner.start()
+        settings = await asyncio.to_thread(BotSettings.load)
+        settings.entries_paused = True
+        await asyncio.to_thread(settings.save)
+        await runner.reload()
+        await runner.process(ticks(205, 203.5))
+        await runner.save_events()
+        settings.entries_paused = False
+        await asyncio.to_thread(settings.save)
+        await asyncio.to_thread(
+            lambda: symbol_risk_set(
+                exchange=EXCHANGE, symbol=SYMBOL, risk=RiskLimits(max_position=0.5)
+            )
+        )
+        await runner.reload()
+        await runner.process(ticks(205, 203.5, 201.5, start=10_000))
+        await runner.save_events()
+
+    asyncio.run(scenario())
+    reasons = list(LevelEvent.objects.order_by("id").values_list("reason", flat=True))
+    assert reasons == ["kill_switch", "", "max_position"]  # paused; tier 1 fires; tier 2 capped
+    assert list(Trade.objects.values_list("size", flat=True)) == [Decimal("0.5")]
+    assert TierState.objects.get(level=level, side=SHORT).fired_tiers == [1]

@@ -18,7 +18,7 @@ from tests.factories import (
     TradeFactory,
 )
 from trading import messages
-from trading.models import BotSettings, Level, Side, SymbolTiers, TierState, Trade
+from trading.models import BotSettings, Level, Side, SymbolRisk, SymbolTiers, TierState, Trade
 from trading.validators import TIER_LIST_MESSAGE
 
 pytestmark = pytest.mark.django_db
@@ -250,3 +250,16 @@ def test_levels_list_in_a_stable_order() -> None:
     low = LevelFactory.create(level_price=D(60000))
     eth = LevelFactory.create(exchange="bybit", symbol="ETH/USDT:USDT", level_price=D(2650))
     assert list(Level.objects.all()) == [low, high, eth]
+
+
+@pytest.mark.django_db
+def test_symbol_risk_limits_must_be_positive_or_empty() -> None:
+    row = SymbolRisk(exchange="bybit", symbol="ETH/USDT:USDT", max_position=Decimal("0"))
+    with pytest.raises(ValidationError) as info:
+        row.full_clean()
+    assert "A limit must be above 0" in str(info.value.message_dict["max_position"])
+    with pytest.raises(IntegrityError), transaction.atomic():
+        row.save()
+    assert not SymbolRisk.objects.exists()
+    SymbolRisk.objects.create(exchange="bybit", symbol="ETH/USDT:USDT", max_levels=3)
+    assert SymbolRisk.objects.get().to_engine().max_levels == 3

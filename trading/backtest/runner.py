@@ -57,7 +57,9 @@ class Backtest:
         sentiment: SentimentConfig | None = None,
     ) -> None:
         self.scenario = scenario
-        self.engine = SymbolEngine(scenario.tiers, scenario.levels, sentiment or scenario.sentiment)
+        self.engine = SymbolEngine(
+            scenario.tiers, scenario.levels, sentiment or scenario.sentiment, scenario.risk
+        )
         self.ledger = Ledger(fee_rate=fee_rate, slippage_bps=slippage_bps)
         self.result = BacktestResult()
         self._peak = 0.0

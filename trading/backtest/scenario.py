@@ -7,12 +7,12 @@ database; either way the runner sees the same `Scenario`.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from trading.engine import LevelConfig, SentimentConfig, Tiers
+from trading.engine import LevelConfig, RiskLimits, SentimentConfig, Tiers
 
 MARGIN_TYPES = ("isolated", "cross")
 
@@ -28,6 +28,7 @@ class Scenario:
     tiers: Tiers
     sentiment: SentimentConfig
     levels: tuple[LevelConfig, ...]
+    risk: RiskLimits = field(default_factory=RiskLimits)
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -74,7 +75,22 @@ def scenario_from_dict(data: Any) -> Scenario:
     duplicate = next((i for i in ids if ids.count(i) > 1), None)
     if duplicate is not None:
         raise ScenarioError(f"level id {duplicate!r} is used twice.")
-    return Scenario(exchange, symbol, tiers, sentiment, configs)
+    return Scenario(exchange, symbol, tiers, sentiment, configs, _risk(data.get("risk", {})))
+
+
+def _risk(data: Any) -> RiskLimits:
+    if not isinstance(data, dict):
+        raise ScenarioError("risk must be an object.")
+    limits: dict[str, Any] = {}
+    for key in ("max_position", "max_notional"):
+        if data.get(key) is not None:
+            limits[key] = float(_decimal(data, key, "risk."))
+    if data.get("max_levels") is not None:
+        limits["max_levels"] = _whole(data, "max_levels", "risk.", default=0)
+    try:
+        return RiskLimits(**limits)
+    except ValueError as e:
+        raise ScenarioError(f"risk: {e}") from None
 
 
 def _level(item: Any, index: int) -> LevelConfig:
@@ -152,6 +168,11 @@ def scenario_to_dict(scenario: Scenario) -> dict[str, Any]:
             "enabled": sentiment.enabled,
             "window_s": sentiment.window_s,
             "threshold": sentiment.threshold,
+        },
+        "risk": {
+            "max_position": scenario.risk.max_position,
+            "max_notional": scenario.risk.max_notional,
+            "max_levels": scenario.risk.max_levels,
         },
         "levels": [
             {

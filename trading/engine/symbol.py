@@ -172,6 +172,10 @@ class SymbolEngine:
         """The kill switch: while halted, every new crossing is ignored; exits still run."""
         self._halted = halted
 
+    @property
+    def entries_halted(self) -> bool:
+        return self._halted
+
     def set_sentiment(self, config: SentimentConfig) -> None:
         """New sentiment settings apply from the next tick; trades already seen stay counted."""
         self._sentiment.configure(config)

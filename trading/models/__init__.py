@@ -8,7 +8,7 @@ bot, a script, a shell) can store a row that breaks it.
 from trading.choices import MarginType, Side, TradeAction, TradeReason, TradeStatus
 from trading.models.backtests import BacktestRun
 from trading.models.bot import BotSession, BotSettings
-from trading.models.levels import Level, SymbolTiers, TierState
+from trading.models.levels import Level, SymbolRisk, SymbolTiers, TierState
 from trading.models.runtime import (
     FeedStatus,
     Installation,
@@ -30,6 +30,7 @@ __all__ = [
     "PaperFill",
     "PaperPosition",
     "Side",
+    "SymbolRisk",
     "SymbolTiers",
     "TierState",
     "Trade",

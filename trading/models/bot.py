@@ -46,6 +46,10 @@ class BotSettings(models.Model):
     """The settings a trader tunes while the bot runs: one row, read by runbot on reload."""
 
     id = models.PositiveSmallIntegerField(primary_key=True, default=1, editable=False)
+    entries_paused = models.BooleanField(
+        default=False,
+        help_text="The kill switch: no new entry on any level while on; exits still run.",
+    )
     levels_reload_ms = models.PositiveIntegerField(
         default=5000,
         validators=[MinValueValidator(100, messages.RELOAD_AT_LEAST_100)],

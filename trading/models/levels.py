@@ -11,7 +11,7 @@ from django.db.models import F, Q
 
 from trading import messages
 from trading.choices import MAX_LEVERAGE, MarginType, Side
-from trading.engine import LevelConfig, Tiers
+from trading.engine import LevelConfig, RiskLimits, Tiers
 from trading.models.base import PRICE, TIER, check, plain
 from trading.validators import (
     TIER_LIST_MESSAGE,
@@ -213,3 +213,57 @@ class TierState(models.Model):
 
     def __str__(self) -> str:
         return f"{self.level} {self.side}"
+
+
+class SymbolRisk(models.Model):
+    """Risk limits of one (exchange, symbol); an empty limit is no limit."""
+
+    exchange = models.CharField(max_length=32, validators=[validate_exchange_id])
+    symbol = models.CharField(max_length=64, validators=[validate_unified_symbol])
+    max_position = models.DecimalField(
+        **PRICE,
+        null=True,
+        blank=True,
+        validators=[GreaterThanValidator(0, messages.LIMIT_POSITIVE)],
+        help_text="The most a side may hold, in base units (BTC for BTC/USDT:USDT).",
+    )
+    max_notional = models.DecimalField(
+        **PRICE,
+        null=True,
+        blank=True,
+        validators=[GreaterThanValidator(0, messages.LIMIT_POSITIVE)],
+        help_text="The most a side may hold, in the quote currency at the entry's price.",
+    )
+    max_levels = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1, messages.LIMIT_POSITIVE)],
+        help_text="The most levels that may hold a position at once.",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "symbol risk limits"
+        verbose_name_plural = "symbol risk limits"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["exchange", "symbol"], name="trading_symbolrisk_one_per_symbol"
+            ),
+            check(
+                "trading_symbolrisk_limits_positive",
+                (Q(max_position__isnull=True) | Q(max_position__gt=0))
+                & (Q(max_notional__isnull=True) | Q(max_notional__gt=0))
+                & (Q(max_levels__isnull=True) | Q(max_levels__gt=0)),
+                messages.LIMIT_POSITIVE,
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.exchange} {self.symbol} risk limits"
+
+    def to_engine(self) -> RiskLimits:
+        return RiskLimits(
+            max_position=None if self.max_position is None else float(self.max_position),
+            max_notional=None if self.max_notional is None else float(self.max_notional),
+            max_levels=self.max_levels,
+        )

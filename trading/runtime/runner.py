@@ -88,7 +88,8 @@ class SymbolRunner:
             raise SymbolNotReady(
                 f"{self.exchange_id} {self.symbol} has no tiers: set them before trading it."
             )
-        engine = SymbolEngine(snapshot.tiers, snapshot.levels, snapshot.sentiment)
+        engine = SymbolEngine(snapshot.tiers, snapshot.levels, snapshot.sentiment, snapshot.risk)
+        engine.halt_entries(snapshot.entries_paused)
         for level_id, state in snapshot.states.items():
             engine.restore(level_id, state)
         engine.close_cycle.update(
@@ -136,6 +137,12 @@ class SymbolRunner:
                 engine.set_tiers(snapshot.tiers)
                 self.log.info("tiers updated", tiers=[str(t) for t in snapshot.tiers.pcts()])
             engine.set_sentiment(snapshot.sentiment)
+            engine.set_risk(snapshot.risk)
+            if snapshot.entries_paused != engine.entries_halted:
+                engine.halt_entries(snapshot.entries_paused)
+                self.log.warning(
+                    "kill switch " + ("on: entries paused" if snapshot.entries_paused else "off")
+                )
             # What the database holds; a batch written since the snapshot only makes the next
             # write a little larger than it needs to be.
             self.saved_states = dict(snapshot.states)

@@ -25,6 +25,7 @@ from trading.engine import (
     LevelId,
     LevelState,
     OrderIntent,
+    RiskLimits,
     SentimentConfig,
     SideState,
     TierFire,
@@ -38,6 +39,7 @@ from trading.models import (
     Installation,
     Level,
     LevelEvent,
+    SymbolRisk,
     SymbolTiers,
     TierState,
     Trade,
@@ -54,6 +56,8 @@ class SymbolSnapshot:
     levels: tuple[LevelConfig, ...]
     states: dict[LevelId, LevelState]
     sentiment: SentimentConfig
+    risk: RiskLimits
+    entries_paused: bool
     reload_ms: int
     heartbeat_timeout_s: int
     fee_rate: float
@@ -96,6 +100,7 @@ def load_symbol(exchange: str, symbol: str) -> SymbolSnapshot:
     tiers and the bot settings."""
     settings = BotSettings.load()
     tiers = SymbolTiers.objects.filter(exchange=exchange, symbol=symbol).first()
+    risk = SymbolRisk.objects.filter(exchange=exchange, symbol=symbol).first()
     levels = list(
         Level.objects.filter(exchange=exchange, symbol=symbol)
         .prefetch_related("tier_states")
@@ -110,6 +115,8 @@ def load_symbol(exchange: str, symbol: str) -> SymbolSnapshot:
             for level in levels
         },
         sentiment=settings.sentiment(),
+        risk=risk.to_engine() if risk else RiskLimits(),
+        entries_paused=settings.entries_paused,
         reload_ms=settings.levels_reload_ms,
         heartbeat_timeout_s=settings.heartbeat_timeout_s,
         fee_rate=float(settings.paper_fee_rate),
