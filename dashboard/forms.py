@@ -74,7 +74,12 @@ class LevelForm(forms.ModelForm):
         }
 
     def __init__(self, *args: Any, exchange: str, symbol: str, **kwargs: Any) -> None:
-        kwargs.setdefault("instance", Level(exchange=exchange, symbol=symbol))
+        # The model has no default leverage, so the new instance's empty value would hide the
+        # form's suggested one: start the instance from it.
+        kwargs.setdefault(
+            "instance",
+            Level(exchange=exchange, symbol=symbol, leverage=self.base_fields["leverage"].initial),
+        )
         super().__init__(*args, **kwargs)
 
 

@@ -1,4 +1,4 @@
-"""ASGI entry point: daphne serves Django over http; websockets join the router later."""
+"""ASGI entry point: daphne serves Django over http and the dashboard's live socket."""
 
 import os
 
@@ -7,7 +7,9 @@ from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "levelbot.settings")
 
-# Set Django up before anything imports models: websocket consumers, when they come, will.
+# Set Django up before anything imports models: the websocket consumers do.
 django_asgi_app = get_asgi_application()
 
-application = ProtocolTypeRouter({"http": django_asgi_app})
+from levelbot.routing import websocket_application  # noqa: E402
+
+application = ProtocolTypeRouter({"http": django_asgi_app, "websocket": websocket_application})

@@ -37,6 +37,7 @@ PROBES: dict[str, Callable[[], bool]] = {
     "postgresql": lambda: postgres_bin_dir() is not None,
     "redis-server": lambda: shutil.which("redis-server") is not None,
     "chromium": lambda: shutil.which("chromium") is not None,
+    "chromium-driver": lambda: shutil.which("chromedriver") is not None,
 }
 
 

@@ -22,6 +22,7 @@ from dashboard.charts import LevelLine, price_svg
 from dashboard.decorators import staff_required
 from dashboard.forms import LevelForm, SymbolPickForm, TiersForm
 from dashboard.http import HtmxHttpRequest, render_page
+from dashboard.live import socket_url
 from dashboard.panels import ON_EXCHANGE_PAGE, SymbolPanel
 from dashboard.symbols import UnknownSymbol, unified_symbol
 from trading import selectors, services
@@ -82,13 +83,15 @@ def _price_chart(panel: SymbolPanel, levels: list[Level], tiers: SymbolTiers | N
     return price_svg(history.prices, levels=lines, trades=history.trades)
 
 
-def _table_context(panel: SymbolPanel) -> dict[str, Any]:
-    """The levels table; on the symbol page, the price chart too, refreshed with it."""
+def levels_table_context(panel: SymbolPanel) -> dict[str, Any]:
+    """The levels table; on the symbol page, the price chart too, refreshed with it, and the
+    live socket that keeps both current where there is live push."""
     tiers = selectors.symbol_tiers_get(exchange=panel.exchange, symbol=panel.symbol)
     levels = selectors.level_list_for_symbol(exchange=panel.exchange, symbol=panel.symbol)
     context: dict[str, Any] = {"panel": panel, "tiers": tiers, "levels": levels}
     if not panel.on_exchange_page:
         context["chart"] = _price_chart(panel, levels, tiers)
+        context["live_url"] = socket_url("levels", exchange=panel.exchange, symbol=panel.symbol)
     return context
 
 
@@ -99,7 +102,7 @@ def _panel_context(
     tiers_form: TiersForm | None = None,
 ) -> dict[str, Any]:
     """Everything one panel shows: tiers widget, level form and levels table."""
-    context = _table_context(panel)
+    context = levels_table_context(panel)
     symbol = {"exchange": panel.exchange, "symbol": panel.symbol}
     context["level_form"] = level_form or LevelForm(**symbol, auto_id=panel.auto_id)
     context["tiers_form"] = tiers_form or TiersForm(
@@ -129,7 +132,7 @@ def _saved(form: BaseForm, service: Callable[..., object], **fields: str) -> boo
 
 
 def _table(request: HtmxHttpRequest, panel: SymbolPanel) -> HttpResponse:
-    return render(request, f"{PAGE}#levels-table", _table_context(panel))
+    return render(request, f"{PAGE}#levels-table", levels_table_context(panel))
 
 
 @require_GET

@@ -477,3 +477,9 @@ def test_what_the_service_refuses_is_shown_beside_its_field_or_above_the_form(
     form_top = html[: html.index('<div class="fields">')]
     assert "Not listed." in form_top
     assert not Level.objects.exists()
+
+
+def test_level_form_suggests_leverage_and_cooldown(staff_client) -> None:
+    html = staff_client.get("/levels/binanceusdm/BTCUSDT").content.decode()
+    assert re.search(r'<input[^>]*name="leverage"[^>]*value="10"', html)
+    assert re.search(r'<input[^>]*name="cool_down_ms"[^>]*value="1000"', html)

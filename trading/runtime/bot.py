@@ -25,6 +25,7 @@ from trading.exchange.paper import PaperExchange
 from trading.feeds.base import Feed
 from trading.feeds.synthetic import SyntheticFeed
 from trading.runtime import store
+from trading.runtime.publish import Publisher
 from trading.runtime.runner import SymbolNotReady, SymbolRunner
 
 log = structlog.get_logger("levelbot.bot")
@@ -86,6 +87,7 @@ class Bot:
         self.exchanges: dict[str, Exchange] = {}
         self.session_id: Any = None
         self.prefix = ""
+        self.publisher = Publisher.from_settings()
 
     def _wanted(self, pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
         exchanges, symbols = self.options.exchanges, self.options.symbols
@@ -141,6 +143,7 @@ class Bot:
                 feed=self.make_feed(snapshot),
                 prefix=self.prefix,
                 session_id=self.session_id,
+                publisher=self.publisher,
             )
             try:
                 await runner.start()
@@ -191,6 +194,7 @@ class Bot:
                 await runner.check_stale()
                 await runner.save_events()
                 await runner.flush_status()
+            self.publisher.status(self.runners.values())
             now = time.monotonic()
             reload_s = min((r.reload_ms for r in self.runners.values()), default=5000) / 1000
             if now - last_reload >= reload_s:
@@ -216,4 +220,6 @@ class Bot:
             await exchange.close()
         if self.session_id is not None:
             await sync_to_async(store.session_stop)(self.session_id)
+        self.publisher.status(self.runners.values())
+        await self.publisher.close()
         log.info("bot stopped", symbols=len(self.runners))

@@ -32,6 +32,7 @@ from trading.feeds.base import Feed, Ticks
 from trading.models import FeedStatus
 from trading.runtime import store
 from trading.runtime.clientid import client_order_id
+from trading.runtime.publish import Publisher
 
 log = structlog.get_logger("levelbot.bot")
 
@@ -54,6 +55,7 @@ class SymbolRunner:
         feed: Feed,
         prefix: str,
         session_id: Any,
+        publisher: Publisher | None = None,
     ) -> None:
         self.exchange_id = exchange_id
         self.symbol = symbol
@@ -61,6 +63,7 @@ class SymbolRunner:
         self.feed = feed
         self.prefix = prefix
         self.session_id = session_id
+        self.publisher = publisher or Publisher(None)
         self.lock = asyncio.Lock()
         self.engine: SymbolEngine | None = None
         self.tiers_key = 0
@@ -204,6 +207,7 @@ class SymbolRunner:
             self.last_price = ticks[-1][1]
             if events:
                 await self._act(engine, events, arrived)
+        self.publisher.price(self.exchange_id, self.symbol, self.last_price)
 
     async def _act(self, engine: SymbolEngine, events: list[Any], arrived: float) -> None:
         if all(isinstance(e, IgnoredCrossing) for e in events):
@@ -242,6 +246,8 @@ class SymbolRunner:
         await sync_to_async(store.record_outcome)(
             self.exchange_id, self.symbol, results, states, events_done
         )
+        if orders:
+            self.publisher.trades(self.exchange_id, self.symbol, orders=len(orders))
         if any(result.status == FILLED for _, result in results):
             self.log.info("position changed", **{s.lower(): engine.position[s] for s in SIDES})
 
