@@ -39,6 +39,7 @@ urlpatterns = [
     path("positions", positions.position_list, name="positions"),
     path("trades", trades.trade_list, name="trades"),
     path("status", status.status, name="status"),
+    path("kill-switch", status.kill_switch, name="kill-switch"),
     path("backtests", backtests.run_list, name="backtests"),
     path("backtests/<int:run_id>", backtests.run_detail, name="backtest"),
 ]

@@ -219,3 +219,12 @@ def symbol_risk_set(*, exchange: str, symbol: str, risk: RiskLimits) -> SymbolRi
     row.save()
     _log_on_commit("risk limits set: %s", row)
     return row
+
+
+def bot_entries_pause(*, paused: bool) -> BotSettings:
+    """The kill switch: no new entry on any level while paused; the bot applies it on reload."""
+    settings = BotSettings.load()
+    settings.entries_paused = paused
+    settings.save(update_fields=["entries_paused"])
+    _log_on_commit("kill switch %s", "on: all entries paused" if paused else "off")
+    return settings

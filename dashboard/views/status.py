@@ -5,13 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpResponse
-from django.views.decorators.http import require_GET
+from django.shortcuts import redirect
+from django.views.decorators.http import require_GET, require_POST
 
 from dashboard.botprocess import bot_memory_bytes
 from dashboard.decorators import staff_required
 from dashboard.http import HtmxHttpRequest, render_page
 from dashboard.live import socket_url
-from trading import selectors
+from trading import selectors, services
+from trading.models import BotSettings
 
 
 @require_GET
@@ -21,11 +23,22 @@ def status(request: HtmxHttpRequest) -> HttpResponse:
     return render_page(request, "dashboard/status.html", status_context(), partial="status")
 
 
+@require_POST
+@staff_required
+def kill_switch(request: HtmxHttpRequest) -> HttpResponse:
+    """Pause every entry at once (`paused=1`), or resume them (`paused=0`)."""
+    services.bot_entries_pause(paused=request.POST.get("paused") == "1")
+    if not request.htmx:
+        return redirect("dashboard:status")
+    return render_page(request, "dashboard/status.html", status_context(), partial="status")
+
+
 def status_context() -> dict[str, Any]:
     """The status block, for the page, its polling and the live socket alike."""
     bot = selectors.bot_status_get()
     return {
         "bot": bot,
+        "entries_paused": BotSettings.load().entries_paused,
         "feeds": selectors.feed_row_list(bot=bot),
         "memory": bot_memory_bytes(bot),
         "live_url": socket_url("status"),

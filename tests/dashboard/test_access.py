@@ -11,7 +11,7 @@ from django.test import Client
 from tests.dashboard.conftest import HTMX
 from tests.dashboard.factories import BacktestRunFactory
 from tests.factories import LevelFactory, SymbolTiersFactory
-from trading.models import Level, SymbolTiers
+from trading.models import BotSettings, Level, SymbolTiers
 
 pytestmark = pytest.mark.django_db
 
@@ -31,6 +31,7 @@ ROUTES = [
     ("get", "/positions"),
     ("get", "/trades"),
     ("get", "/status"),
+    ("post", "/kill-switch"),
     ("get", "/backtests"),
     ("get", "/backtests/{run}"),
 ]
@@ -50,7 +51,13 @@ def request(client: Client, method: str, path: str, **kwargs: Any) -> tuple[Http
     level = LevelFactory(level_price=62750)
     run = BacktestRunFactory()
     SymbolTiersFactory()
-    data = TIERS_POST if path.endswith("/tiers") else LEVEL_POST
+    data = (
+        TIERS_POST
+        if path.endswith("/tiers")
+        else {"paused": "1"}
+        if path == "/kill-switch"
+        else LEVEL_POST
+    )
     url = path.format(level=level.pk, run=run.pk)
     if method == "post":
         return client.post(url, data, **kwargs), url
@@ -60,7 +67,8 @@ def request(client: Client, method: str, path: str, **kwargs: Any) -> tuple[Http
 def unchanged() -> bool:
     level = Level.objects.get()
     tiers = SymbolTiers.objects.get()
-    return level.is_active and tiers.tier1_pct == SymbolTiersFactory.tier1_pct
+    paused = BotSettings.load().entries_paused
+    return level.is_active and tiers.tier1_pct == SymbolTiersFactory.tier1_pct and not paused
 
 
 @pytest.mark.parametrize(("method", "path"), ROUTES)
@@ -94,7 +102,7 @@ def test_users_who_are_not_staff_are_refused(viewer_client: Client, method: str,
 def test_staff_get_an_answer(staff_client: Client, method: str, path: str) -> None:
     response, _ = request(staff_client, method, path)
     assert response.status_code in (200, 302)
-    assert response.status_code == 200 or response["Location"].startswith("/levels/")
+    assert response.status_code == 200 or response["Location"].startswith(("/levels/", "/status"))
 
 
 @pytest.mark.parametrize(

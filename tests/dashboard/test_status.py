@@ -17,7 +17,7 @@ from tests.dashboard.conftest import HTMX
 from tests.dashboard.factories import FeedStatusFactory
 from tests.factories import BotSessionFactory, BotSettingsFactory
 from trading import selectors
-from trading.models import BotSession, FeedStatus
+from trading.models import BotSession, BotSettings, FeedStatus
 
 pytestmark = pytest.mark.django_db
 
@@ -265,3 +265,21 @@ def test_a_pid_that_is_gone_is_no_memory(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setattr(botprocess, "PROC", tmp_path)
     BotSessionFactory(hostname=socket.gethostname())
     assert botprocess.bot_memory_bytes(selectors.bot_status_get()) is None
+
+
+def test_kill_switch_pauses_and_resumes_every_entry(staff_client: Client) -> None:
+    page = staff_client.get("/status").content.decode()
+    assert "Pause all entries" in page and 'hx-confirm="Pause every entry on every level?"' in page
+    response = staff_client.post("/kill-switch", {"paused": "1"}, headers={"HX-Request": "true"})
+    assert response.status_code == 200 and "<html" not in response.content.decode()
+    assert "All entries are paused" in response.content.decode()
+    assert BotSettings.load().entries_paused is True
+    response = staff_client.post("/kill-switch", {"paused": "0"})
+    assert response.status_code == 302 and response["Location"] == "/status"
+    assert BotSettings.load().entries_paused is False
+
+
+def test_kill_switch_takes_posts_only_with_a_csrf_token(csrf_client: Client) -> None:
+    assert csrf_client.get("/kill-switch").status_code == 405
+    assert csrf_client.post("/kill-switch", {"paused": "1"}).status_code == 403
+    assert BotSettings.load().entries_paused is False
