@@ -47,6 +47,8 @@ bench: $(VENV_STAMP)
 	$(BIN)/python bench/engine.py
 	$(BIN)/python bench/readers.py
 	$(BIN)/python bench/backtest.py
+	$(BIN)/python bench/runbot.py
+	$(BIN)/python bench/web_load.py
 
 lint: $(VENV_STAMP)
 	$(BIN)/ruff check .

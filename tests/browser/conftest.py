@@ -3,20 +3,30 @@
 Chromium and its driver are Debian's (`chromium`, `chromium-driver`): selenium is given both
 paths, so it never runs Selenium Manager, which would download them. One browser serves every
 test of a worker; each test gets it with no cookies, no emulation and a blank page.
+
+Screenshots a test saves, and one of the page whenever a browser test fails, go to
+`var/test-artifacts/` (git-ignored, kept after the run) for a person to look at.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import re
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 from django.contrib.auth.models import User
 from pytest_django.live_server_helper import LiveServer
 from selenium import webdriver
-from selenium.common.exceptions import NoAlertPresentException, StaleElementReferenceException
+from selenium.common.exceptions import (
+    NoAlertPresentException,
+    StaleElementReferenceException,
+    WebDriverException,
+)
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.wait import WebDriverWait
@@ -48,6 +58,14 @@ STAFF_PASSWORD = "s3cret-pass"
 NOT_RELOADED = "not reloaded"
 MARK_PAGE = f"window.levelbotMarker = '{NOT_RELOADED}';"
 PAGE_MARK = "return window.levelbotMarker === undefined ? null : window.levelbotMarker;"
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "var" / "test-artifacts"
+
+
+def artifact_path(name: str) -> Path:
+    """A file in the artifacts folder, which is made if need be; `name` is made file-safe."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS / re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_")
 
 
 def _app_itself(app: T) -> T:
@@ -156,6 +174,18 @@ class Browser:
             f"the login to lead to {next_path}",
         )
 
+    def screenshot(self, name: str) -> Path:
+        """The whole page, beyond the window too, as `var/test-artifacts/NAME.png`."""
+        path = artifact_path(f"{name}.png")
+        size = self.driver.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
+        clip = {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1}
+        shot = self.driver.execute_cdp_cmd(
+            "Page.captureScreenshot",
+            {"format": "png", "captureBeyondViewport": True, "clip": clip},
+        )
+        path.write_bytes(base64.b64decode(shot["data"]))
+        return path
+
     def reset(self) -> None:
         """A blank page first, so no poll reaches the server while the database is emptied."""
         with contextlib.suppress(NoAlertPresentException):  # left open by a failed test
@@ -184,3 +214,23 @@ def signed_in(browser: Browser, staff_user: User) -> Browser:
     """The browser after the staff user logged in through the login page."""
     browser.log_in(STAFF_USERNAME, STAFF_PASSWORD)
     return browser
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A failed browser test leaves a screenshot of the page it was on, before the browser is
+    reset, as `var/test-artifacts/failed-TEST.png`; the report says where."""
+    report = yield
+    if report.failed and report.when in {"setup", "call"}:
+        funcargs = getattr(item, "funcargs", {})
+        browser = next((v for v in funcargs.values() if isinstance(v, Browser)), None)
+        if browser is not None:
+            try:
+                path = browser.screenshot(f"failed-{item.nodeid.removeprefix('tests/browser/')}")
+            except WebDriverException as e:  # an open dialog, a dead driver: say so, go on
+                report.sections.append(("failure screenshot", f"not taken: {e.msg}"))
+            else:
+                report.sections.append(("failure screenshot", str(path)))
+    return report

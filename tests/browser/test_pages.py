@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import base64
 from decimal import Decimal
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -23,8 +21,6 @@ D = Decimal
 PAGE = "/levels/binanceusdm/BTCUSDT"
 PHONE = {"width": 390, "height": 844, "deviceScaleFactor": 2, "mobile": True}
 # For the person reviewing a change: not compared with anything.
-DESKTOP_SCREENSHOT = Path("/tmp/levelbot-desktop.png")
-PHONE_SCREENSHOT = Path("/tmp/levelbot-phone.png")
 
 RESOURCE_URLS = "return performance.getEntriesByType('resource').map(e => e.name);"
 LINKED_URLS = """
@@ -48,15 +44,6 @@ def prefer_colour_scheme(browser: Browser, scheme: str) -> None:
         "Emulation.setEmulatedMedia",
         {"features": [{"name": "prefers-color-scheme", "value": scheme}]},
     )
-
-
-def save_full_page(browser: Browser, path: Path) -> None:
-    size = browser.driver.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
-    clip = {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1}
-    shot = browser.driver.execute_cdp_cmd(
-        "Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True, "clip": clip}
-    )
-    path.write_bytes(base64.b64decode(shot["data"]))
 
 
 def a_symbol_with_levels_and_fills() -> None:
@@ -119,7 +106,7 @@ def test_dark_mode_darkens_the_page(signed_in: Browser) -> None:
 def test_symbol_page_fits_a_phone_without_sideways_scroll(signed_in: Browser) -> None:
     a_symbol_with_levels_and_fills()
     signed_in.open(PAGE)
-    save_full_page(signed_in, DESKTOP_SCREENSHOT)
+    signed_in.screenshot("symbol-page-desktop")
 
     signed_in.driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", PHONE)
     signed_in.open(PAGE)
@@ -136,7 +123,7 @@ def test_symbol_page_fits_a_phone_without_sideways_scroll(signed_in: Browser) ->
         };
         """
     )
-    save_full_page(signed_in, PHONE_SCREENSHOT)
+    signed_in.screenshot("symbol-page-phone")
 
     assert widths["viewport"] == PHONE["width"]
     assert widths["page"] <= widths["viewport"]
