@@ -11,7 +11,6 @@ from pathlib import Path
 import psycopg
 import pytest
 from django.conf import settings
-from django.db import connection, transaction
 
 from levelbot.env import SECRET_KEY_MISSING, database_config, env_bool, secret_key_from_file
 from tests.postgres import running_postgres
@@ -55,37 +54,42 @@ def settings_seen(names: list[str], **env: str) -> dict[str, object]:
     return seen
 
 
-def uses_sqlite() -> bool:
-    return bool(settings.DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3")
-
-
-@pytest.mark.django_db
-def test_default_sqlite_database_runs_in_wal_mode() -> None:
-    if not uses_sqlite():
-        pytest.skip("DATABASE_URL points at another database")
-    with connection.cursor() as cursor:
-        cursor.execute("PRAGMA journal_mode")
-        assert cursor.fetchone()[0] == "wal"
-        cursor.execute("PRAGMA synchronous")
-        assert cursor.fetchone()[0] == 1  # NORMAL
-
-
-@pytest.mark.django_db(transaction=True)
-def test_sqlite_transactions_take_the_write_lock_when_they_begin() -> None:
-    if not uses_sqlite():
-        pytest.skip("DATABASE_URL points at another database")
-    options = settings.DATABASES["default"]["OPTIONS"]
-    assert (options["transaction_mode"], options["timeout"]) == ("IMMEDIATE", 20)
-    other = sqlite3.connect(connection.settings_dict["NAME"], timeout=0)
+SQLITE_PROBE = """
+import json, os, sqlite3
+import django
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "levelbot.settings")
+django.setup()
+from django.db import connection, transaction
+cursor = connection.cursor()
+seen = {
+    "journal_mode": cursor.execute("PRAGMA journal_mode").fetchone()[0],
+    "synchronous": cursor.execute("PRAGMA synchronous").fetchone()[0],
+}
+other = sqlite3.connect(connection.settings_dict["NAME"], timeout=0)
+with transaction.atomic():
+    connection.cursor().execute("SELECT 1")  # a read only, and yet the write lock is taken
     try:
-        with transaction.atomic():
-            connection.cursor().execute("SELECT 1")  # a read only, and yet:
-            with pytest.raises(sqlite3.OperationalError, match="locked"):
-                other.execute("BEGIN IMMEDIATE")
-        other.execute("BEGIN IMMEDIATE")  # free again once the transaction ends
+        other.execute("BEGIN IMMEDIATE")
+        seen["locked_inside"] = False
         other.rollback()
-    finally:
-        other.close()
+    except sqlite3.OperationalError as e:
+        seen["locked_inside"] = "locked" in str(e)
+other.execute("BEGIN IMMEDIATE")  # free again once the transaction ends
+other.rollback()
+print(json.dumps(seen))
+"""
+
+
+def test_sqlite_databases_run_in_wal_mode_and_lock_when_a_transaction_begins(
+    tmp_path: Path,
+) -> None:
+    """Checked on a database of its own, whatever database the test run itself uses."""
+    result = run_python(
+        ["-c", SQLITE_PROBE], DATABASE_URL=f"sqlite:///{tmp_path / 'probe.sqlite3'}"
+    )
+    assert result.returncode == 0, result.stderr
+    seen = json.loads(result.stdout.strip().splitlines()[-1])
+    assert seen == {"journal_mode": "wal", "synchronous": 1, "locked_inside": True}
 
 
 def test_a_sqlite_url_gets_the_same_options_and_a_postgres_url_is_left_as_it_is() -> None:
