@@ -63,6 +63,8 @@ class HangingLayer:
 class Feed:
     description = "test feed"
     can_stall = False
+    reconnects = 0
+    last_error = ""
 
     async def batches(self):  # pragma: no cover - the test calls process() itself
         yield []

@@ -155,7 +155,9 @@ def test_synthetic_feed_trades_within_a_minute_on_a_fresh_install(bot_db):
         (["--feed", "replay:/nonexistent.csv@0"], "no such file to replay"),
         (["--feed", "carrier-pigeon"], "Unknown feed"),
         (["--feed", "replay:x.csv@fast"], "is not a number"),
-        (["--live"], "run without --live"),
+        (["--live"], "add --feed live"),
+        (["--live", "--feed", "live", "--exchange", "bybit"], "LEVELBOT_BYBIT_API_KEY"),
+        (["--feed", "live", "--exchange", "kraken"], "does not trade on 'kraken'"),
         (["--run-for", "-1"], "positive number of seconds"),
     ],
 )

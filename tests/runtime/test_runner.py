@@ -34,6 +34,8 @@ class StalledFeed:
 
     description = "test feed"
     can_stall = True
+    reconnects = 0
+    last_error = ""
 
     async def batches(self):  # pragma: no cover - never iterated: the test calls process()
         yield []

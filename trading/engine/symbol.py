@@ -202,7 +202,8 @@ class SymbolEngine:
         bounds = self._bounds
         below = bisect_right(bounds, prev)
         above = bisect_left(bounds, prev)
-        self._lo = bounds[below - 1] if below else -inf
+        # Never below 0: a tick that is not a price (a trade-only record) is never quiet.
+        self._lo = bounds[below - 1] if below else 0.0
         self._hi = bounds[above] if above < len(bounds) else inf
 
     # -- state ---------------------------------------------------------------------------
@@ -252,11 +253,6 @@ class SymbolEngine:
 
     # -- ticks ---------------------------------------------------------------------------
 
-    def record_trade(self, ts: int, qty: float) -> None:
-        """A trade seen while quotes set the price: it moves the sentiment window only."""
-        if self._sentiment.enabled:
-            self._sentiment.update(ts, qty)
-
     def on_tick(self, ts: int, price: float, qty: float = 0.0) -> list[Event]:
         """One tick; see `run`."""
         return self.run(((ts, price, qty),))
@@ -264,6 +260,8 @@ class SymbolEngine:
     def run(self, ticks: Iterable[tuple[int, float, float]]) -> list[Event]:
         """Feed ticks `(ts_ms, price, signed taker qty)` in order; return the events, in order.
 
+        A record priced `TRADE_ONLY` is a trade seen while quotes set the price (live): it
+        moves the sentiment window and is no tick, so nothing else happens on it.
         Feeding a path in one call or tick by tick gives the same events.
         """
         out: list[Event] = []
@@ -274,7 +272,7 @@ class SymbolEngine:
         for ts, price, qty in ticks:
             if track:
                 window.update(ts, qty)
-                if window.lean and (position[LONG] > 0 or position[SHORT] > 0):
+                if window.lean and price > 0 and (position[LONG] > 0 or position[SHORT] > 0):
                     self._exit(ts, price, out)
             if lo < price < hi:
                 self._prev = price

@@ -18,6 +18,10 @@ SIDES: Final = (LONG, SHORT)
 # 0.018, not 0.018000000000000002. Far below any exchange's amount precision.
 SIZE_DECIMALS: Final = 12
 
+# The price of a trade that is no tick (live, where quotes set the price): it moves the
+# sentiment window only. No real price is 0, so it cannot be mistaken for one.
+TRADE_ONLY: Final = 0.0
+
 # Reasons an order is placed (the Trade model's `reason`).
 REASON_TIER: Final = "tier"
 REASON_SENTIMENT_EXIT: Final = "sentiment_exit"

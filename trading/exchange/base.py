@@ -53,8 +53,8 @@ class Exchange(Protocol):
 
     async def place_order(self, order: OrderRequest) -> OrderResult: ...
 
-    async def find_order(self, client_order_id: str) -> OrderResult | None:
-        """The order with this client id, if the exchange ever received it."""
+    async def find_order(self, client_order_id: str, symbol: str) -> OrderResult | None:
+        """The order with this client id on this symbol, if the exchange ever received it."""
         ...
 
     async def positions(self, symbol: str) -> dict[str, PositionInfo]: ...

@@ -45,7 +45,7 @@ class PaperExchange:
     async def place_order(self, order: OrderRequest) -> OrderResult:
         return await sync_to_async(self.place_order_sync)(order)
 
-    async def find_order(self, client_order_id: str) -> OrderResult | None:
+    async def find_order(self, client_order_id: str, symbol: str = "") -> OrderResult | None:
         return await sync_to_async(self.find_order_sync)(client_order_id)
 
     async def positions(self, symbol: str) -> dict[str, PositionInfo]:

@@ -17,5 +17,7 @@ class Feed(Protocol):
 
     description: str
     can_stall: bool
+    reconnects: int  # times the source reconnected; 0 for one that cannot drop
+    last_error: str
 
     def batches(self) -> AsyncIterator[Ticks]: ...

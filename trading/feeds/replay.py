@@ -30,6 +30,8 @@ def parse_replay_spec(spec: str) -> tuple[Path, float]:
 
 class ReplayFeed:
     can_stall = False
+    reconnects = 0
+    last_error = ""
 
     def __init__(self, path: Path, speed: float) -> None:
         self.path = path

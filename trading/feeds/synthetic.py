@@ -74,6 +74,8 @@ class SyntheticWalk:
 
 class SyntheticFeed:
     can_stall = False
+    reconnects = 0
+    last_error = ""
 
     def __init__(
         self,

@@ -9,6 +9,7 @@ from trading.choices import MarginType, Side, TradeAction, TradeReason, TradeSta
 from trading.models.backtests import BacktestRun
 from trading.models.bot import BotSession, BotSettings
 from trading.models.levels import Level, SymbolRisk, SymbolTiers, TierState
+from trading.models.markets import Market
 from trading.models.runtime import (
     FeedStatus,
     Installation,
@@ -27,6 +28,7 @@ __all__ = [
     "Level",
     "LevelEvent",
     "MarginType",
+    "Market",
     "PaperFill",
     "PaperPosition",
     "Side",

@@ -76,6 +76,14 @@ class BotSettings(models.Model):
         validators=[MinValueValidator(1, messages.HEARTBEAT_AT_LEAST_1)],
         help_text="A feed silent this long is stale, and a bot silent this long is down.",
     )
+    max_spread_bps = models.DecimalField(
+        max_digits=8,
+        decimal_places=2,
+        default=Decimal(20),
+        validators=[MinValueValidator(0, messages.SPREAD_NOT_NEGATIVE)],
+        help_text="Live trading: no entry while the bid-ask spread is wider than this many "
+        "basis points of the mid price (exits always go).",
+    )
     paper_fee_rate = models.DecimalField(
         max_digits=8,
         decimal_places=6,
@@ -128,6 +136,11 @@ class BotSettings(models.Model):
                 "trading_botsettings_slippage_not_negative",
                 Q(paper_slippage_bps__gte=0),
                 messages.SLIPPAGE_NOT_NEGATIVE,
+            ),
+            check(
+                "trading_botsettings_spread_not_negative",
+                Q(max_spread_bps__gte=0),
+                messages.SPREAD_NOT_NEGATIVE,
             ),
         ]
 

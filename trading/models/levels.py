@@ -106,6 +106,22 @@ class Level(models.Model):
     def __str__(self) -> str:
         return f"{self.exchange} {self.symbol} @ {plain(self.level_price)}"
 
+    def clean(self) -> None:
+        """Where the bot has loaded this market, the level's orders must be ones the exchange
+        takes: its smallest order (the base size) at the lowest price an entry fires at."""
+        from trading.models.markets import Market
+
+        price, size = self.level_price, self.base_size
+        if not (isinstance(price, Decimal) and isinstance(size, Decimal) and price > 0 < size):
+            return  # the field validators have said what is wrong
+        rules = Market.rules_for(self.exchange, self.symbol)
+        if rules is None:
+            return
+        tiers = SymbolTiers.objects.filter(exchange=self.exchange, symbol=self.symbol).first()
+        lowest = price * (1 - tiers.tier1_pct) if tiers is not None else price
+        if problems := rules.level_problems(size, lowest):
+            raise ValidationError({"base_size": problems})
+
     def to_engine(self) -> LevelConfig:
         """The level as the engine sees it; the database id is its key."""
         return LevelConfig(

@@ -20,13 +20,14 @@ from typing import Any
 import structlog
 from asgiref.sync import sync_to_async
 
-from trading.exchange.base import Exchange
-from trading.exchange.paper import PaperExchange
 from trading.feeds.base import Feed
+from trading.feeds.live import LiveFeed
 from trading.feeds.synthetic import SyntheticFeed
+from trading.models import FeedStatus
 from trading.runtime import store
 from trading.runtime.publish import Publisher
 from trading.runtime.runner import SymbolNotReady, SymbolRunner
+from trading.runtime.venues import VenueError, Venues, live_config
 
 log = structlog.get_logger("levelbot.bot")
 
@@ -45,10 +46,12 @@ class BotOptions:
     feed: str = "synthetic"
     run_for: float | None = None
     seed: int = 1
+    live: bool = False  # a real account; paper otherwise
 
 
-def feed_factory(spec: str, *, seed: int) -> Callable[[store.SymbolSnapshot], Feed]:
-    """A function making each symbol's feed from its snapshot; checks the spec at once."""
+def feed_factory(spec: str, *, seed: int) -> Callable[[store.SymbolSnapshot], Feed] | None:
+    """A function making each symbol's feed from its snapshot; checks the spec at once. The
+    live feed has none: `Venues` makes it, from the exchange's ccxt client."""
     if spec == "synthetic":
 
         def synthetic(snapshot: store.SymbolSnapshot) -> Feed:
@@ -69,25 +72,35 @@ def feed_factory(spec: str, *, seed: int) -> Callable[[store.SymbolSnapshot], Fe
             raise BotConfigError(f"{path}: no such file to replay.")
         return lambda snapshot: ReplayFeed(path, speed)
     if spec == "live":
-        raise BotConfigError(
-            "The live feed (public market data through ccxt.pro) is not available in this "
-            "version: use --feed synthetic or --feed replay:PATH@SPEED."
-        )
+        return None
     raise BotConfigError(f"Unknown feed {spec!r}: use synthetic, replay:PATH[@SPEED] or live.")
 
 
 class Bot:
     def __init__(self, options: BotOptions) -> None:
         self.options = options
+        if options.live and options.feed != "live":
+            raise BotConfigError(
+                "--live trades a real account, so it takes real prices only: add --feed live."
+            )
         self.make_feed = feed_factory(options.feed, seed=options.seed)
         self.replay = options.feed.startswith("replay:")
+        self.venues = Venues(live=options.live, live_feed=options.feed == "live")
+        self._check_accounts(options.exchanges)
         self.stop = asyncio.Event()
         self.runners: dict[tuple[str, str], SymbolRunner] = {}
         self.tasks: dict[tuple[str, str], asyncio.Task[None]] = {}
-        self.exchanges: dict[str, Exchange] = {}
         self.session_id: Any = None
         self.prefix = ""
         self.publisher = Publisher.from_settings()
+        self.refused: dict[tuple[str, str], str] = {}
+
+    def _check_accounts(self, exchange_ids: tuple[str, ...] | set[str]) -> None:
+        """Exchanges named for a live feed must be supported, and a live account must have
+        its keys: checked before anything starts."""
+        if self.options.feed == "live":
+            for exchange_id in sorted(exchange_ids):
+                live_config(exchange_id, trading=self.options.live)
 
     def _wanted(self, pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
         exchanges, symbols = self.options.exchanges, self.options.symbols
@@ -109,6 +122,7 @@ class Bot:
                 "A replay feeds one symbol: choose it with --exchange and --symbols "
                 f"(levels with tiers found for {len(pairs)} symbols)."
             )
+        self._check_accounts({exchange_id for exchange_id, _ in pairs})
         self.session_id = await sync_to_async(store.session_start)()
         self.prefix = await sync_to_async(store.order_prefix)()
         log.info("bot started", session=str(self.session_id), feed=self.options.feed)
@@ -130,17 +144,23 @@ class Bot:
             snapshot = await sync_to_async(store.load_symbol)(exchange_id, symbol)
             if snapshot.tiers is None or not snapshot.levels:
                 continue
-            exchange = self.exchanges.get(exchange_id)
-            if exchange is None:
-                exchange = PaperExchange(
+            try:
+                exchange = await self.venues.exchange(
                     exchange_id, fee_rate=snapshot.fee_rate, slippage_bps=snapshot.slippage_bps
                 )
-                self.exchanges[exchange_id] = exchange
+                await self.venues.prepare(exchange_id, symbol)
+            except VenueError as e:
+                await self._refuse(pair, str(e))
+                continue
+            if self.make_feed is not None:
+                feed = self.make_feed(snapshot)
+            else:
+                feed = self.venues.feed(exchange_id, symbol)
             runner = SymbolRunner(
                 exchange_id=exchange_id,
                 symbol=symbol,
                 exchange=exchange,
-                feed=self.make_feed(snapshot),
+                feed=feed,
                 prefix=self.prefix,
                 session_id=self.session_id,
                 publisher=self.publisher,
@@ -150,8 +170,25 @@ class Bot:
             except SymbolNotReady as e:
                 log.warning("symbol not started", exchange=exchange_id, symbol=symbol, why=str(e))
                 continue
+            if isinstance(feed, LiveFeed):
+                feed.on_reconnect = runner.resync_positions  # REST is the source of truth
             self.runners[pair] = runner
             self.tasks[pair] = asyncio.create_task(self._consume(runner))
+
+    async def _refuse(self, pair: tuple[str, str], why: str) -> None:
+        """A symbol that cannot trade: logged and shown on the status page, once per reason."""
+        if self.refused.get(pair) == why:
+            return
+        self.refused[pair] = why
+        log.error("symbol not started", exchange=pair[0], symbol=pair[1], why=why)
+        await sync_to_async(store.feed_status)(
+            pair[0],
+            pair[1],
+            state=FeedStatus.State.STOPPED,
+            last_error=why,
+            session_id=self.session_id,
+            feed=self.options.feed,
+        )
 
     async def _consume(self, runner: SymbolRunner) -> None:
         """Feed batches into the runner until the feed ends or the bot stops. Stopping never
@@ -199,8 +236,11 @@ class Bot:
             reload_s = min((r.reload_ms for r in self.runners.values()), default=5000) / 1000
             if now - last_reload >= reload_s:
                 last_reload = now
+                await self.venues.refresh_settings()
                 for runner in self.runners.values():
                     await runner.reload()
+                    if self.options.live:
+                        await runner.resync_positions()  # a close behind the bot's back
                 if not self.replay:
                     pairs = self._wanted(await sync_to_async(store.trading_pairs)())
                     await self._start_symbols(pairs)
@@ -216,8 +256,7 @@ class Bot:
             await runner.save_events()
             await runner.flush_status()
             runner.log.info("symbol stopped", ticks=runner.ticks, **runner.latency_summary())
-        for exchange in self.exchanges.values():
-            await exchange.close()
+        await self.venues.close()
         if self.session_id is not None:
             await sync_to_async(store.session_stop)(self.session_id)
         self.publisher.status(self.runners.values())

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from trading.engine import (
     SIDES,
+    TRADE_ONLY,
     IgnoredCrossing,
     LevelId,
     LevelState,
@@ -119,6 +120,30 @@ class SymbolRunner:
         for side in SIDES:
             self.engine.set_position(side, held[side].size if side in held else 0.0)
 
+    async def resync_positions(self) -> None:
+        """After a reconnect: the exchange's positions over REST are the truth. A side the
+        bot holds but the exchange no longer does was closed outside the bot (a liquidation,
+        a close by hand): every level's tier state on that side resets (DESIGN rule 9)."""
+        engine = self.engine
+        if engine is None:
+            return
+        try:
+            held = await self.exchange.positions(self.symbol)
+        except Exception as e:  # the next reconnect or reload tries again
+            self.last_error = f"position resync failed: {type(e).__name__}: {e}"
+            self.log.warning("position resync failed", error=self.last_error)
+            return
+        async with self.lock:
+            for side in SIDES:
+                size = held[side].size if side in held else 0.0
+                if engine.position[side] > 0 and size == 0:
+                    self.log.warning("position closed outside the bot", side=side)
+                    engine.reset_side(side)
+                engine.set_position(side, size)
+            states = self._changed_states(engine)
+            if states:
+                await sync_to_async(store.save_states)(states)
+
     async def reload(self) -> None:
         """Levels, tiers and settings from the database: new levels start, deleted ones drop
         their state, paused ones stop entering, changed tiers apply at once, and a tier state
@@ -168,7 +193,7 @@ class SymbolRunner:
         results: list[tuple[int, OrderResult]] = []
         for trade in pending:
             cid = trade.client_order_id
-            result = await self.exchange.find_order(cid)
+            result = await self.exchange.find_order(cid, self.symbol)
             if result is None and timezone.now() - trade.created_at <= RESEND_WITHIN:
                 request = OrderRequest(
                     self.exchange_id,
@@ -204,7 +229,9 @@ class SymbolRunner:
                 self.log.info("feed recovered")
             events = engine.run(ticks)
             self.ticks += len(ticks)
-            self.last_price = ticks[-1][1]
+            self.last_price = next(
+                (price for _, price, _ in reversed(ticks) if price != TRADE_ONLY), self.last_price
+            )
             if events:
                 await self._act(engine, events, arrived)
         self.publisher.price(self.exchange_id, self.symbol, self.last_price)
@@ -378,6 +405,7 @@ class SymbolRunner:
             - timedelta(seconds=time.monotonic() - self.last_message),
             last_price=None if self.last_price is None else store._decimal(self.last_price),
             rest_latency_ms=latency,
-            last_error=self.last_error,
+            reconnects=self.feed.reconnects,
+            last_error=self.last_error or self.feed.last_error,
             session_id=self.session_id,
         )

@@ -16,6 +16,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from trading.runtime.bot import Bot, BotConfigError, BotOptions  # noqa: E402
 from trading.runtime.logs import configure_logging  # noqa: E402
+from trading.runtime.venues import VenueError  # noqa: E402
 
 
 class Command(BaseCommand):
@@ -25,7 +26,12 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--live", action="store_true", help="Trade a real account.")
+        parser.add_argument(
+            "--live",
+            action="store_true",
+            help="Trade a real account (keys from LEVELBOT_<EXCHANGE>_API_KEY/_SECRET); "
+            "needs --feed live. Without it, orders go to the paper account.",
+        )
         parser.add_argument(
             "--exchange",
             action="append",
@@ -49,11 +55,6 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=1, help="Seed of the synthetic feed.")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        if options["live"]:
-            raise CommandError(
-                "Live trading needs the exchange adapters, which this version does not have "
-                "yet: run without --live to trade on the paper exchange."
-            )
         if options["run_for"] is not None and options["run_for"] <= 0:
             raise CommandError("--run-for must be a positive number of seconds.")
         configure_logging(os.environ.get("LOG_LEVEL", "INFO"))
@@ -63,8 +64,9 @@ class Command(BaseCommand):
             feed=options["feed"],
             run_for=options["run_for"],
             seed=options["seed"],
+            live=options["live"],
         )
         try:
             asyncio.run(Bot(bot_options).run())
-        except BotConfigError as e:
+        except (BotConfigError, VenueError) as e:
             raise CommandError(str(e)) from None

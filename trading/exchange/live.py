@@ -1,0 +1,330 @@
+"""Real accounts through ccxt: Bybit, Binance USD-M and OKX linear USDT perpetuals, hedge mode.
+
+`CcxtExchange` is the live side of the one exchange interface (`base.Exchange`):
+- `connect` loads the linear markets, stores their order rules for the level form, and sets
+  each traded symbol to hedge mode with the levels' margin mode and leverage. A symbol the
+  account cannot switch stays off, with the exchange's reason.
+- `place_order` checks and rounds the amount with the market's rules, refuses an entry while
+  the spread is wider than the limit, paces the call with the account's token bucket, and
+  sends a market order under the client id whose intent is already written. Closes name the
+  position side the exchange's way and are reduce-only where the exchange takes that.
+- A timeout or a dropped connection never leads to a second order: the order is looked up by
+  its client id; if the exchange does not know it (yet), the call raises `OrderOutcomeUnknown`
+  and the intent stays for the runner's recovery, which looks it up again before anything is
+  sent. A client id the exchange calls a duplicate is looked up, never resent.
+- Rate-limit answers back off and retry (the exchange did nothing); any other refusal is a
+  REJECTED result with the exchange's reason, and no retry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import structlog
+
+from trading.engine import LONG, SHORT
+from trading.exchange.accounts import AccountConfig, make_client
+from trading.exchange.base import FILLED, REJECTED, OrderRequest, OrderResult, PositionInfo
+from trading.exchange.markets import MarketRules
+from trading.exchange.ratelimit import TokenBucket
+
+log = structlog.get_logger("levelbot.exchange")
+
+RATE_LIMIT_RETRIES = 3
+RATE_LIMIT_BACKOFF_S = 0.25
+# A market order is normally filled before its answer arrives; if not, look again this often.
+FILL_POLLS = (0.05, 0.1, 0.2, 0.4, 0.8)
+
+
+class OrderOutcomeUnknown(Exception):
+    """The order may or may not be on the exchange: its intent stays for recovery."""
+
+
+class SymbolSetupError(Exception):
+    """The account cannot trade this symbol as levelbot needs; the message says why."""
+
+
+@dataclass(frozen=True)
+class SymbolSetup:
+    """How the levels of one symbol want it traded."""
+
+    symbol: str
+    leverage: int
+    margin_mode: str  # isolated or cross
+
+
+def _errors() -> Any:
+    import ccxt  # the stand-in package: its error classes only
+
+    return ccxt
+
+
+def order_side(side: str, action: str) -> str:
+    """buy or sell: entries buy a LONG and sell a SHORT; a close does the opposite."""
+    buys = side == LONG
+    return ("sell" if buys else "buy") if action == "close" else ("buy" if buys else "sell")
+
+
+def order_params(exchange: str, order: OrderRequest, margin_mode: str) -> dict[str, Any]:
+    """The create_order params naming the client id and the hedge-mode position side.
+
+    Bybit takes the position index and reduce-only together; Binance USD-M (`positionSide`)
+    and OKX (`posSide`) refuse reduce-only in hedge mode, where the position side alone makes
+    a close reduce, so ccxt's `hedged` flag maps the side and leaves reduce-only out."""
+    close = order.action == "close"
+    params: dict[str, Any] = {"clientOrderId": order.client_order_id}
+    if exchange == "bybit":
+        params.update(positionIdx=1 if order.side == LONG else 2, reduceOnly=close)
+    else:
+        params.update(hedged=True, reduceOnly=close)
+    if exchange == "okx":
+        params["marginMode"] = margin_mode
+    return params
+
+
+class CcxtExchange:
+    def __init__(self, config: AccountConfig, *, client: Any = None) -> None:
+        self.config = config
+        self.name = config.exchange
+        self.client = client if client is not None else make_client(config)
+        self.bucket = TokenBucket.for_exchange(config.exchange)
+        self.rules: dict[str, MarketRules] = {}
+        self.setups: dict[str, SymbolSetup] = {}
+        self.quotes: dict[str, tuple[float, float]] = {}  # symbol -> (bid, ask), from the feed
+        self.max_spread_bps: float | None = None
+        self.log = log.bind(exchange=self.name, venue=config.venue)
+
+    # -- start-up ------------------------------------------------------------------------
+
+    async def load_rules(self) -> dict[str, MarketRules]:
+        """The linear USDT perpetuals' order rules, by unified symbol."""
+        markets = await self.client.load_markets()
+        self.rules = {
+            symbol: MarketRules.from_ccxt(self.name, market)
+            for symbol, market in markets.items()
+            if market.get("swap") and market.get("linear") and market.get("settle") == "USDT"
+        }
+        return self.rules
+
+    async def prepare(self, setup: SymbolSetup) -> None:
+        """Hedge mode, margin mode and leverage for one symbol. "Already so" answers are fine;
+        any other refusal raises SymbolSetupError with the exchange's reason."""
+        ccxt = _errors()
+        if setup.symbol not in self.rules:
+            raise SymbolSetupError(
+                f"{self.name} has no linear USDT perpetual {setup.symbol}: check the symbol."
+            )
+        rules = self.rules[setup.symbol]
+        if rules.max_leverage is not None and setup.leverage > rules.max_leverage:
+            raise SymbolSetupError(
+                f"Leverage {setup.leverage} is above {self.name}'s maximum of "
+                f"{rules.max_leverage} for {setup.symbol}."
+            )
+        steps = (
+            ("hedge mode", self.client.set_position_mode, (True, setup.symbol)),
+            ("margin mode", self.client.set_margin_mode, (setup.margin_mode, setup.symbol)),
+            ("leverage", self.client.set_leverage, (setup.leverage, setup.symbol)),
+        )
+        for what, call, args in steps:
+            await self.bucket.acquire()
+            try:
+                await call(*args)
+            except (ccxt.NoChange, ccxt.MarginModeAlreadySet):
+                pass
+            except ccxt.BadRequest as e:
+                if "not modified" not in str(e).lower():
+                    raise SymbolSetupError(f"{setup.symbol}: cannot set {what}: {e}") from None
+            except ccxt.BaseError as e:
+                raise SymbolSetupError(f"{setup.symbol}: cannot set {what}: {e}") from None
+        self.setups[setup.symbol] = setup
+        self.log.info(
+            "symbol ready",
+            symbol=setup.symbol,
+            leverage=setup.leverage,
+            margin_mode=setup.margin_mode,
+        )
+
+    # -- orders --------------------------------------------------------------------------
+
+    def _refusal(self, order: OrderRequest, amount: Decimal) -> str | None:
+        rules = self.rules.get(order.symbol)
+        if rules is None:
+            return f"{self.name} has no market {order.symbol} loaded."
+        if order.action == "close":
+            return None if amount > 0 else "The position is below the amount step."
+        problem = rules.problem(Decimal(repr(order.size)), Decimal(repr(order.price)))
+        if problem is not None:
+            return problem
+        quote = self.quotes.get(order.symbol)
+        if quote is not None and self.max_spread_bps is not None:
+            bid, ask = quote
+            spread_bps = (ask - bid) / ((ask + bid) / 2) * 10_000
+            if spread_bps > self.max_spread_bps:
+                return (
+                    f"The spread is {spread_bps:.1f} bps, wider than the {self.max_spread_bps:g} "
+                    "bps limit: no entry."
+                )
+        return None
+
+    async def place_order(self, order: OrderRequest) -> OrderResult:
+        ccxt = _errors()
+        rules = self.rules.get(order.symbol)
+        amount = rules.round_amount(Decimal(repr(order.size))) if rules else Decimal(0)
+        if (refusal := self._refusal(order, amount)) is not None:
+            return OrderResult(order.client_order_id, REJECTED, error=refusal)
+        assert rules is not None
+        setup = self.setups.get(order.symbol)
+        params = order_params(self.name, order, setup.margin_mode if setup else "isolated")
+        contracts = float(rules.to_contracts(amount))
+        side = order_side(order.side, order.action)
+        for attempt in range(RATE_LIMIT_RETRIES + 1):
+            await self.bucket.acquire()
+            try:
+                answer = await self.client.create_order(
+                    order.symbol, "market", side, contracts, None, params
+                )
+            except (ccxt.RateLimitExceeded, ccxt.DDoSProtection) as e:
+                if attempt == RATE_LIMIT_RETRIES:
+                    return OrderResult(order.client_order_id, REJECTED, error=f"Rate limited: {e}")
+                pause = RATE_LIMIT_BACKOFF_S * 2**attempt
+                self.bucket.drain(pause)
+                self.log.warning("rate limited", client_order_id=order.client_order_id)
+                continue
+            except (ccxt.DuplicateOrderId, ccxt.NetworkError) as e:
+                # Sent, perhaps received: only the exchange can say. Never send it again here.
+                self.log.warning(
+                    "order answer lost", client_order_id=order.client_order_id, error=str(e)
+                )
+                return await self._settle(order.client_order_id, order.symbol)
+            except ccxt.BaseError as e:
+                return OrderResult(order.client_order_id, REJECTED, error=_reason(e))
+            return await self._filled(answer, order.client_order_id, order.symbol)
+        raise AssertionError("unreachable")
+
+    async def _filled(self, answer: dict[str, Any], cid: str, symbol: str) -> OrderResult:
+        """The order's fill: from the answer when it carries one, else looked up by id."""
+        result = self._result(answer, cid, symbol)
+        if result is not None:
+            return result
+        return await self._settle(cid, symbol)
+
+    async def _settle(self, cid: str, symbol: str) -> OrderResult:
+        for pause in FILL_POLLS:
+            try:
+                found = await self.find_order(cid, symbol)
+            except OrderOutcomeUnknown:
+                found = None
+            if found is not None:
+                return found
+            await asyncio.sleep(pause)
+        raise OrderOutcomeUnknown(f"{cid}: no answer and not found on {self.name} yet.")
+
+    def _result(self, order: dict[str, Any], cid: str, symbol: str) -> OrderResult | None:
+        """FILLED or REJECTED from a ccxt order, or None while it is still working."""
+        status = order.get("status")
+        filled = float(order.get("filled") or 0)
+        rules = self.rules.get(symbol)
+        contract = float(rules.contract_size) if rules else 1.0
+        if status == "closed" or (status in ("canceled", "expired", "rejected") and filled > 0):
+            fee = order.get("fee") or {}
+            return OrderResult(
+                cid,
+                FILLED,
+                filled_size=filled * contract,
+                price=float(order.get("average") or order.get("price") or 0) or None,
+                fee=abs(float(fee.get("cost") or 0)),
+                exchange_order_id=str(order.get("id") or ""),
+            )
+        if status in ("canceled", "expired", "rejected"):
+            info = order.get("info") or {}
+            reason = info.get("rejectReason") or info.get("cancelType") or status
+            return OrderResult(
+                cid,
+                REJECTED,
+                exchange_order_id=str(order.get("id") or ""),
+                error=f"{self.name} {status} the order: {reason}",
+            )
+        return None
+
+    async def find_order(
+        self, client_order_id: str, symbol: str | None = None
+    ) -> OrderResult | None:
+        """The order with this client id, if the exchange ever received it (None if not);
+        raises OrderOutcomeUnknown when the exchange cannot be asked right now."""
+        ccxt = _errors()
+        symbols = [symbol] if symbol else list(self.setups) or list(self.rules)
+        for name in symbols:
+            await self.bucket.acquire()
+            try:
+                found = await self._lookup(client_order_id, name)
+            except ccxt.OrderNotFound:
+                continue
+            except ccxt.NetworkError as e:
+                raise OrderOutcomeUnknown(f"{client_order_id}: cannot look it up: {e}") from None
+            if found is not None:
+                result = self._result(found, client_order_id, name)
+                if result is not None:
+                    return result
+                raise OrderOutcomeUnknown(f"{client_order_id} is still working on {self.name}.")
+        return None
+
+    async def _lookup(self, cid: str, symbol: str) -> dict[str, Any] | None:
+        if self.name == "bybit":
+            # Open orders, then the history: both take the client id as orderLinkId.
+            for fetch in (self.client.fetch_open_orders, self.client.fetch_closed_orders):
+                orders = await fetch(symbol, None, None, {"orderLinkId": cid})
+                if orders:
+                    return orders[0]  # type: ignore[no-any-return]
+            return None
+        key = "clOrdId" if self.name == "okx" else "origClientOrderId"
+        return await self.client.fetch_order(None, symbol, {key: cid})  # type: ignore[no-any-return]
+
+    # -- positions -----------------------------------------------------------------------
+
+    async def positions(self, symbol: str) -> dict[str, PositionInfo]:
+        await self.bucket.acquire()
+        rules = self.rules.get(symbol)
+        contract = float(rules.contract_size) if rules else 1.0
+        held: dict[str, PositionInfo] = {}
+        for row in await self.client.fetch_positions([symbol]):
+            size = float(row.get("contracts") or 0) * contract
+            side = {"long": LONG, "short": SHORT}.get(str(row.get("side")))
+            if side is None or size <= 0:
+                continue
+            held[side] = PositionInfo(
+                side,
+                size,
+                float(row.get("entryPrice") or 0),
+                float(row.get("unrealizedPnl") or 0),
+            )
+        return held
+
+    async def close(self) -> None:
+        await self.client.close()
+
+
+def _reason(error: Exception) -> str:
+    """The exchange's reason, without ccxt's echo of the whole response."""
+    text = str(error)
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+def setups_for(levels: Iterable[Any]) -> dict[str, SymbolSetup]:
+    """One setup per symbol from its levels: the lowest leverage any level asks for (an
+    exchange holds one per symbol, and less leverage is the safer reading), and isolated
+    margin unless every level asks for cross."""
+    by_symbol: dict[str, list[Any]] = {}
+    for level in levels:
+        by_symbol.setdefault(level.symbol, []).append(level)
+    return {
+        symbol: SymbolSetup(
+            symbol,
+            min(level.leverage for level in group),
+            "cross" if all(level.margin_type == "cross" for level in group) else "isolated",
+        )
+        for symbol, group in by_symbol.items()
+    }
