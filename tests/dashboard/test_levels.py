@@ -12,7 +12,7 @@ from django.test import Client
 from tests.dashboard.conftest import HTMX
 from tests.factories import LevelFactory, SymbolTiersFactory, TierStateFactory, TradeFactory
 from trading import messages, services
-from trading.models import Level, Side, SymbolTiers, TierState, Trade
+from trading.models import Level, Market, Side, SymbolTiers, TierState, Trade
 
 pytestmark = pytest.mark.django_db
 
@@ -483,3 +483,70 @@ def test_level_form_suggests_leverage_and_cooldown(staff_client) -> None:
     html = staff_client.get("/levels/binanceusdm/BTCUSDT").content.decode()
     assert re.search(r'<input[^>]*name="leverage"[^>]*value="10"', html)
     assert re.search(r'<input[^>]*name="cool_down_ms"[^>]*value="1000"', html)
+
+
+# Market rules: where the bot has loaded the market, a level's orders must be tradable --------
+
+
+@pytest.fixture
+def btc_market() -> Market:
+    """Binance USD-M BTCUSDT's published rules: step and minimum 0.001 BTC, 100 USDT value."""
+    SymbolTiersFactory(exchange="binanceusdm", symbol="BTC/USDT:USDT")
+    return Market.objects.create(
+        exchange="binanceusdm",
+        symbol="BTC/USDT:USDT",
+        market_id="BTCUSDT",
+        amount_step=D("0.001"),
+        min_amount=D("0.001"),
+        min_notional=D("100"),
+    )
+
+
+@pytest.mark.parametrize(
+    ("base_size", "sentence"),
+    [
+        ("0.0005", "0.0005 is below the minimum order of 0.001 on binanceusdm BTC/USDT:USDT."),
+        ("0.0015", "0.0015 is not a multiple of the amount step 0.001"),
+        ("0.001", "below the minimum order value of 100 on binanceusdm."),
+    ],
+)
+def test_a_level_the_exchange_would_refuse_is_not_saved(
+    staff_client: Client, btc_market: Market, base_size: str, sentence: str
+) -> None:
+    response = staff_client.post(PAGE, {**GOOD_LEVEL, "base_size": base_size}, headers=HTMX)
+    assert response.status_code == 422
+    assert sentence in field_block(response.content.decode(), "base_size")
+    assert not Level.objects.exists()
+
+
+def test_a_tradable_level_is_saved_where_the_market_is_known(
+    staff_client: Client, btc_market: Market
+) -> None:
+    # 0.003 BTC at tier 1 below 61500.5 is worth about 180 USDT: above the 100 minimum.
+    response = staff_client.post(PAGE, GOOD_LEVEL, headers=HTMX)
+    assert response.status_code == 200
+    assert Level.objects.get().base_size == D("0.003")
+
+
+def test_the_minimum_value_is_checked_at_the_lowest_entry_price(btc_market: Market) -> None:
+    tiers = SymbolTiers.objects.get()
+    lowest = D("30000") * (1 - tiers.tier1_pct)  # the long side's tier 1
+    base = D("0.004")  # 120 USDT at the level, below 100 only if tier 1 is 16.7% away
+    with pytest.raises(ValidationError) as raised:
+        services.level_create(
+            exchange="binanceusdm",
+            symbol="BTC/USDT:USDT",
+            level_price=D("30000"),
+            base_size=D("0.003"),
+            leverage=5,
+        )
+    assert "below the minimum order value" in str(raised.value)
+    assert base * lowest >= 100  # the same level with a larger size passes
+    services.level_create(
+        exchange="binanceusdm",
+        symbol="BTC/USDT:USDT",
+        level_price=D("30000"),
+        base_size=base,
+        leverage=5,
+    )
+    assert Level.objects.count() == 1

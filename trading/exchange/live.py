@@ -137,9 +137,13 @@ class CcxtExchange:
                 pass
             except ccxt.BadRequest as e:
                 if "not modified" not in str(e).lower():
-                    raise SymbolSetupError(f"{setup.symbol}: cannot set {what}: {e}") from None
+                    raise SymbolSetupError(
+                        f"{setup.symbol}: cannot set {what}: {describe_error(e)}"
+                    ) from None
             except ccxt.BaseError as e:
-                raise SymbolSetupError(f"{setup.symbol}: cannot set {what}: {e}") from None
+                raise SymbolSetupError(
+                    f"{setup.symbol}: cannot set {what}: {describe_error(e)}"
+                ) from None
         self.setups[setup.symbol] = setup
         self.log.info(
             "symbol ready",
@@ -201,7 +205,7 @@ class CcxtExchange:
                 )
                 return await self._settle(order.client_order_id, order.symbol)
             except ccxt.BaseError as e:
-                return OrderResult(order.client_order_id, REJECTED, error=_reason(e))
+                return OrderResult(order.client_order_id, REJECTED, error=describe_error(e))
             return await self._filled(answer, order.client_order_id, order.symbol)
         raise AssertionError("unreachable")
 
@@ -307,9 +311,10 @@ class CcxtExchange:
         await self.client.close()
 
 
-def _reason(error: Exception) -> str:
-    """The exchange's reason, without ccxt's echo of the whole response."""
-    text = str(error)
+def describe_error(error: Exception) -> str:
+    """An exchange error in one line: its kind and the exchange's reason, cut to a length a
+    status page and a log line can hold."""
+    text = f"{type(error).__name__}: {error}"
     return text if len(text) <= 300 else text[:297] + "..."
 
 

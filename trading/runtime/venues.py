@@ -20,7 +20,7 @@ from asgiref.sync import sync_to_async
 
 from trading.exchange.accounts import AccountConfig, make_client
 from trading.exchange.base import Exchange
-from trading.exchange.live import CcxtExchange, SymbolSetupError, setups_for
+from trading.exchange.live import CcxtExchange, SymbolSetupError, describe_error, setups_for
 from trading.exchange.markets import MarketRules
 from trading.exchange.paper import PaperExchange
 from trading.feeds.live import LiveFeed
@@ -106,7 +106,9 @@ class Venues:
                 await self._client(exchange_id)
             except Exception as e:  # no markets, no trading: say why, in words
                 self.exchanges.pop(exchange_id, None)
-                raise VenueError(f"{exchange_id}: cannot load markets: {e}") from None
+                raise VenueError(
+                    f"{exchange_id}: cannot load markets: {describe_error(e)}"
+                ) from None
         return account
 
     async def prepare(self, exchange_id: str, symbol: str) -> None:
