@@ -53,20 +53,44 @@ class LevelForm(forms.ModelForm):
 
     class Meta:
         model = Level
-        fields = ["level_price", "base_size", "leverage", "margin_type", "cool_down_ms", "note"]
-        labels = {"level_price": "Level price", "base_size": "Base size", "margin_type": "Margin"}
+        fields = [
+            "level_price",
+            "base_size",
+            "leverage",
+            "margin_type",
+            "cool_down_ms",
+            "take_profit_pct",
+            "stop_loss_pct",
+            "close_on_touch",
+            "note",
+        ]
+        labels = {
+            "level_price": "Level price",
+            "base_size": "Base size",
+            "margin_type": "Margin",
+            "take_profit_pct": "Take profit",
+            "stop_loss_pct": "Stop loss",
+            "close_on_touch": "Close at the level",
+        }
         help_texts = {
             "level_price": "Above it the bot shorts, below it the bot longs.",
             "base_size": "Tier 1's order in base units; tiers 2 and 3 bring the side to 2x and 4x.",
+            "take_profit_pct": "Optional, from the side's average entry: 0.01 is 1%.",
+            "stop_loss_pct": "Optional, from the side's average entry: 0.01 is 1%.",
+            "close_on_touch": "Close the side when the price comes back to the level.",
         }
         widgets = {
             "level_price": forms.NumberInput(attrs={"step": "any", "min": 0}),
             "base_size": forms.NumberInput(attrs={"step": "any", "min": 0}),
+            "take_profit_pct": forms.NumberInput(attrs={"step": "any", "min": 0, "max": 1}),
+            "stop_loss_pct": forms.NumberInput(attrs={"step": "any", "min": 0, "max": 1}),
             "note": forms.TextInput(),
         }
         error_messages = {
             "level_price": _number_messages("the level price", "62750"),
             "base_size": _number_messages("the base size", "0.002"),
+            "take_profit_pct": _number_messages("the take profit", "0.01"),
+            "stop_loss_pct": _number_messages("the stop loss", "0.02"),
             "margin_type": {
                 "required": messages.MARGIN_TYPE_VALID,
                 "invalid_choice": messages.MARGIN_TYPE_VALID,

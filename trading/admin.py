@@ -45,6 +45,9 @@ LEVEL_TRADING_FIELDS = (
     "leverage",
     "margin_type",
     "cool_down_ms",
+    "take_profit_pct",
+    "stop_loss_pct",
+    "close_on_touch",
     "source",
 )
 LEVEL_EDITABLE_FIELDS = ("is_active", "note")

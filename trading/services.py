@@ -51,6 +51,9 @@ def level_create(
     source: str = "manual-web",
     note: str = "",
     is_active: bool = True,
+    take_profit_pct: Decimal | None = None,
+    stop_loss_pct: Decimal | None = None,
+    close_on_touch: bool = False,
 ) -> Level:
     """Create a level with a fresh tier state for each side (nothing fired, nothing filled)."""
     level = Level(
@@ -64,6 +67,9 @@ def level_create(
         source=source,
         note=note,
         is_active=is_active,
+        take_profit_pct=take_profit_pct,
+        stop_loss_pct=stop_loss_pct,
+        close_on_touch=close_on_touch,
     )
     level.full_clean()
     level.save()
@@ -189,6 +195,9 @@ def scenario_import(
             leverage=raw.get("leverage", 1),
             margin_type=raw.get("margin_type", MarginType.ISOLATED),
             cool_down_ms=config.cool_down_ms,
+            take_profit_pct=config.take_profit_pct,
+            stop_loss_pct=config.stop_loss_pct,
+            close_on_touch=config.close_on_touch,
             source="scenario",
         )
         ids[str(config.level_id)] = level.pk

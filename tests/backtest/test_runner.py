@@ -11,7 +11,7 @@ from tests.shared_data import GOLDEN, GOLDEN_SCENARIOS
 from trading.accounting import Ledger
 from trading.backtest.runner import Backtest
 from trading.backtest.scenario import load_scenario
-from trading.engine import RiskLimits, SymbolEngine
+from trading.engine import LevelConfig, RiskLimits, SentimentConfig, SymbolEngine
 
 
 def arrays(path):
@@ -105,3 +105,47 @@ def test_risk_limits_in_the_scenario_block_entries_in_the_backtest():
     assert max(free.result.max_exposure.values()) > 0.2
     assert max(capped.result.max_exposure.values()) <= 0.2
     assert capped.result.ignored["max_position"] > 0
+
+
+@pytest.mark.parametrize(
+    ("exits", "reason"),
+    [
+        ({"stop_loss_pct": "0.0005"}, "stop_loss"),
+        ({"take_profit_pct": "0.0005"}, "take_profit"),
+        ({"close_on_touch": True}, "level_touch"),
+    ],
+)
+def test_level_exits_close_sides_in_the_backtest(exits, reason):
+    """Real ETH trades: with an exit on every level, closes carry that reason, each at a price
+    the exit allows, and the side's entries before it explain the threshold."""
+    scenario = load_scenario(GOLDEN / "ethusdt_2024-08-08.scenario.json")
+    levels = tuple(
+        LevelConfig(
+            lv.level_id, lv.level_price, lv.base_size, lv.cool_down_ms, lv.is_active, **exits
+        )
+        for lv in scenario.levels
+    )
+    backtest = Backtest(replace(scenario, levels=levels, sentiment=SentimentConfig(False)))
+    backtest.feed(*arrays(GOLDEN_SCENARIOS["ethusdt_2024-08-08"]))
+    orders = backtest.result.orders
+    closes = [o for o in orders if o["action"] == "close"]
+    assert closes and {o["reason"] for o in closes} == {reason}
+    held: dict[str, list[tuple[float, float]]] = {"LONG": [], "SHORT": []}
+    for order in orders:
+        side = order["side"]
+        if order["action"] != "close":
+            held[side].append((float(order["size"]), float(order["price"])))
+            continue
+        size = sum(s for s, _ in held[side])
+        entry = sum(s * p for s, p in held[side]) / size
+        price = float(order["price"])
+        assert float(order["size"]) == pytest.approx(size)
+        long = side == "LONG"
+        if reason == "stop_loss":
+            assert price <= entry * (1 - 0.0005) if long else price >= entry * (1 + 0.0005)
+        elif reason == "take_profit":
+            assert price >= entry * (1 + 0.0005) if long else price <= entry * (1 - 0.0005)
+        else:
+            prices = [float(lv.level_price) for lv in levels]
+            assert any(price >= p if long else price <= p for p in prices)
+        held[side] = []

@@ -1,13 +1,14 @@
 """SCENARIO.json files: what a valid one gives and how a bad one is refused."""
 
 import json
+from decimal import Decimal
 from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
 
 from tests.shared_data import GOLDEN
-from trading.backtest.scenario import ScenarioError, load_scenario
+from trading.backtest.scenario import ScenarioError, load_scenario, scenario_to_dict
 from trading.models import BotSettings, Level, SymbolTiers
 
 VALID = {
@@ -75,6 +76,9 @@ def broken(**changes):
         (broken(levels__0__leverage=2.5), "levels[0].leverage must be a whole number"),
         (broken(levels__0__margin_type="hedge"), "margin_type must be 'isolated' or 'cross'"),
         (broken(levels__0__cool_down_ms=-5), "cool_down_ms cannot be negative"),
+        (broken(levels__0__take_profit_pct=1), "take_profit_pct must be above 0 and below 1"),
+        (broken(levels__0__stop_loss_pct="x"), "levels[0].stop_loss_pct must be a number"),
+        (broken(levels__0__close_on_touch="yes"), "levels[0].close_on_touch must be true or false"),
         (broken(risk={"max_position": 0}), "max_position must be above 0"),
         (broken(risk={"max_levels": 1.5}), "risk.max_levels must be a whole number"),
         (broken(risk=[]), "risk must be an object"),
@@ -132,3 +136,17 @@ def test_risk_limits_are_read_and_imported(tmp_path):
         None,
         2,
     )
+
+
+def test_level_exits_load_and_write_back(tmp_path):
+    data = json.loads(json.dumps(VALID))
+    data["levels"][0].update(take_profit_pct="0.01", stop_loss_pct=0.02, close_on_touch=True)
+    scenario = load_scenario(write(tmp_path, data))
+    (level,) = scenario.levels
+    assert (level.take_profit_pct, level.stop_loss_pct, level.close_on_touch) == (
+        Decimal("0.01"),
+        Decimal("0.02"),
+        True,
+    )
+    again = load_scenario(write(tmp_path, scenario_to_dict(scenario)))
+    assert again.levels == scenario.levels

@@ -55,7 +55,16 @@ def test_symbol_page_shows_tiers_form_level_form_and_levels_table(staff_client: 
     assert "<html" in html and 'aria-label="Main"' in html
     for name in ("tier1_pct", "tier2_pct", "tier3_pct"):
         assert f'name="{name}"' in html
-    for name in ("level_price", "base_size", "leverage", "cool_down_ms", "note"):
+    for name in (
+        "level_price",
+        "base_size",
+        "leverage",
+        "cool_down_ms",
+        "take_profit_pct",
+        "stop_loss_pct",
+        "close_on_touch",
+        "note",
+    ):
         assert f'name="{name}"' in html
     assert '<select name="margin_type"' in html
     assert 'value="0.005"' in html  # the current tiers, as a trader writes them
@@ -70,6 +79,7 @@ def test_symbol_page_shows_tiers_form_level_form_and_levels_table(staff_client: 
         "Leverage",
         "Margin",
         "Cooldown",
+        "Exits",
         "Source",
         "State",
         "Pause/Resume",
@@ -550,3 +560,30 @@ def test_the_minimum_value_is_checked_at_the_lowest_entry_price(btc_market: Mark
         leverage=5,
     )
     assert Level.objects.count() == 1
+
+
+def test_a_level_with_exits_is_saved_and_its_exits_shown(staff_client: Client) -> None:
+    SymbolTiersFactory(exchange="binanceusdm", symbol="BTC/USDT:USDT")
+    exits = {"take_profit_pct": "0.01", "stop_loss_pct": "0.025", "close_on_touch": "on"}
+    response = staff_client.post(PAGE, {**GOOD_LEVEL, **exits}, headers=HTMX)
+    assert response.status_code == 200
+    level = Level.objects.get()
+    assert (level.take_profit_pct, level.stop_loss_pct, level.close_on_touch) == (
+        D("0.01"),
+        D("0.025"),
+        True,
+    )
+    assert level.to_engine().has_exits
+    cell = re.search(r'<td class="exits">(.*?)</td>', response.content.decode()).group(1)
+    assert "TP 1%" in cell and "SL 2.5%" in cell and "at the level" in cell
+
+
+@pytest.mark.parametrize("field", ["take_profit_pct", "stop_loss_pct"])
+def test_an_exit_outside_zero_and_one_is_refused_beside_its_field(
+    staff_client: Client, field: str
+) -> None:
+    response = staff_client.post(PAGE, {**GOOD_LEVEL, field: "1.5"}, headers=HTMX)
+    assert response.status_code == 422
+    sentence = messages.EXIT_PCT_RANGE.replace("%%", "%")
+    assert sentence in field_block(response.content.decode(), field)
+    assert not Level.objects.exists()

@@ -109,8 +109,13 @@ def _level(item: Any, index: int) -> LevelConfig:
     if margin not in MARGIN_TYPES:
         raise ScenarioError(f"{where}margin_type must be 'isolated' or 'cross', not {margin!r}.")
     cool_down = _whole(item, "cool_down_ms", where, default=0)
+    exits = {
+        key: _decimal(item, key, where) if item.get(key) is not None else None
+        for key in ("take_profit_pct", "stop_loss_pct")
+    }
+    touch = _bool(item.get("close_on_touch", False), f"{where}close_on_touch")
     try:
-        return LevelConfig(level_id, price, size, cool_down)
+        return LevelConfig(level_id, price, size, cool_down, **exits, close_on_touch=touch)
     except ValueError as e:
         raise ScenarioError(str(e)) from None
 
@@ -180,6 +185,15 @@ def scenario_to_dict(scenario: Scenario) -> dict[str, Any]:
                 "level_price": str(level.level_price),
                 "base_size": level.base_size,
                 "cool_down_ms": level.cool_down_ms,
+                **{
+                    key: str(value)
+                    for key, value in (
+                        ("take_profit_pct", level.take_profit_pct),
+                        ("stop_loss_pct", level.stop_loss_pct),
+                    )
+                    if value is not None
+                },
+                **({"close_on_touch": True} if level.close_on_touch else {}),
             }
             for level in scenario.levels
         ],

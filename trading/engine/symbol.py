@@ -16,6 +16,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
 from math import inf
 
+from trading.engine.exits import NO_EXITS, side_exits
 from trading.engine.sentiment import SentimentWindow
 from trading.engine.types import (
     IGNORED_ALREADY_FIRED,
@@ -123,7 +124,10 @@ class SymbolEngine:
         self._lo = inf
         self._hi = -inf
         self.position = {LONG: 0.0, SHORT: 0.0}
+        self.entry = {LONG: 0.0, SHORT: 0.0}  # each side's average entry price
         self.close_cycle = {LONG: 0, SHORT: 0}
+        self._with_exits = False  # any level with a stop-loss, take-profit or touch exit
+        self._exits = {LONG: NO_EXITS, SHORT: NO_EXITS}
         self.set_levels(levels)
 
     # -- configuration -------------------------------------------------------------------
@@ -157,6 +161,7 @@ class SymbolEngine:
             level.rank = rank
             levels[config.level_id] = level
         self._levels = levels
+        self._with_exits = any(level.config.has_exits for level in levels.values())
         self._rebuild()
 
     def set_tiers(self, tiers: Tiers) -> None:
@@ -205,6 +210,23 @@ class SymbolEngine:
         # Never below 0: a tick that is not a price (a trade-only record) is never quiet.
         self._lo = bounds[below - 1] if below else 0.0
         self._hi = bounds[above] if above < len(bounds) else inf
+        if self._with_exits:  # a held side's exit thresholds are never quiet either
+            self._refresh_exits()
+            exits = self._exits.values()
+            self._lo = max(self._lo, *(e.below for e in exits))
+            self._hi = min(self._hi, *(e.above for e in exits))
+
+    def _refresh_exits(self) -> None:
+        for side in SIDES:
+            if self.position[side] <= 0:
+                self._exits[side] = NO_EXITS
+                continue
+            holding = [
+                level.config
+                for level in self._levels.values()
+                if level.config.has_exits and level.side(side).filled > 0
+            ]
+            self._exits[side] = side_exits(side, self.entry[side], holding)
 
     # -- state ---------------------------------------------------------------------------
 
@@ -226,11 +248,13 @@ class SymbolEngine:
     def reset_side(self, side: str) -> None:
         """Rule 9: the side's position is closed; every level's tiers on that side reset."""
         self.position[side] = 0.0
+        self.entry[side] = 0.0
         self.close_cycle[side] += 1
         for level in self._levels.values():
             level.side(side).reset()
+        self._bracket()
 
-    def set_position(self, side: str, size: float) -> None:
+    def set_position(self, side: str, size: float, entry_price: float | None = None) -> None:
         """The account's position on a side as the exchange reports it; 0 means closed."""
         if size <= 0:
             if self.position[side] > 0:
@@ -238,6 +262,9 @@ class SymbolEngine:
             self.position[side] = 0.0
         else:
             self.position[side] = float(size)
+            if entry_price:
+                self.entry[side] = float(entry_price)
+        self._bracket()
 
     def undo_fill(self, level_id: LevelId, side: str, size: float) -> None:
         """An entry of `size` the exchange refused was never filled. Its tiers stay fired, so
@@ -247,6 +274,7 @@ class SymbolEngine:
         state = self._levels[level_id].side(side)
         state.filled = max(0.0, round(state.filled - size, SIZE_DECIMALS))
         self.position[side] = max(0.0, round(self.position[side] - size, SIZE_DECIMALS))
+        self._bracket()
 
     def sentiment(self) -> float:
         return self._sentiment.value()
@@ -273,7 +301,8 @@ class SymbolEngine:
             if track:
                 window.update(ts, qty)
                 if window.lean and price > 0 and (position[LONG] > 0 or position[SHORT] > 0):
-                    self._exit(ts, price, out)
+                    side = LONG if window.lean < 0 else SHORT
+                    self._close(ts, side, price, REASON_SENTIMENT_EXIT, out)
             if lo < price < hi:
                 self._prev = price
                 continue
@@ -281,22 +310,25 @@ class SymbolEngine:
             lo, hi = self._lo, self._hi
         return out
 
-    def _exit(self, ts: int, price: float, out: list[Event]) -> None:
-        """Rule 8 exit: close the side the trade flow runs against, for the whole account."""
-        side = LONG if self._sentiment.lean < 0 else SHORT
+    def _close(self, ts: int, side: str, price: float, reason: str, out: list[Event]) -> None:
+        """Close the whole side of the symbol as the account holds it (rules 8 and 9, and the
+        optional exits): one order with no level and no tiers, then the side resets."""
         size = self.position[side]
         if size <= 0:
             return
         cycle = self.close_cycle[side]
-        out.append(
-            OrderIntent(ts, None, side, "close", (), size, price, REASON_SENTIMENT_EXIT, cycle)
-        )
+        out.append(OrderIntent(ts, None, side, "close", (), size, price, reason, cycle))
         self.reset_side(side)
 
     def _step(self, ts: int, price: float, out: list[Event]) -> None:
         """A tick outside the quiet interval: find the crossed tiers, fire or ignore them."""
         if not 0 < price < inf:
             return  # not a price: a feed must never feed one, and it must never crash us
+        if self._with_exits:
+            for side in SIDES:
+                reason = self._exits[side].reached(price)
+                if reason is not None:
+                    self._close(ts, side, price, reason, out)
         prev = self._prev
         self._prev = price
         if prev is not None and price != prev:
@@ -395,4 +427,6 @@ class SymbolEngine:
             )
         )
         state.filled = target
-        self.position[side] = round(self.position[side] + size, SIZE_DECIMALS)
+        held = self.position[side]
+        self.entry[side] = (self.entry[side] * held + price * size) / (held + size)
+        self.position[side] = round(held + size, SIZE_DECIMALS)

@@ -25,6 +25,9 @@ TRADE_ONLY: Final = 0.0
 # Reasons an order is placed (the Trade model's `reason`).
 REASON_TIER: Final = "tier"
 REASON_SENTIMENT_EXIT: Final = "sentiment_exit"
+REASON_STOP_LOSS: Final = "stop_loss"
+REASON_TAKE_PROFIT: Final = "take_profit"
+REASON_LEVEL_TOUCH: Final = "level_touch"
 
 # Reasons a crossed tier did not fire (rules 4, 6 and 8, and a paused level).
 IGNORED_PAUSED: Final = "paused"
@@ -107,6 +110,11 @@ class LevelConfig:
     base_size: float
     cool_down_ms: int
     is_active: bool = True
+    # Optional exits of the side this level holds, as fractions of the side's average entry
+    # (0.01 is 1%), and a close when the price comes back to the level.
+    take_profit_pct: Decimal | None = None
+    stop_loss_pct: Decimal | None = None
+    close_on_touch: bool = False
 
     def __init__(
         self,
@@ -115,6 +123,10 @@ class LevelConfig:
         base_size: Number,
         cool_down_ms: int,
         is_active: bool = True,
+        *,
+        take_profit_pct: Number | None = None,
+        stop_loss_pct: Number | None = None,
+        close_on_touch: bool = False,
     ) -> None:
         price = to_decimal(level_price)
         size = float(base_size)
@@ -124,11 +136,24 @@ class LevelConfig:
             raise ValueError(f"level {level_id}: base_size must be above 0.")
         if cool_down_ms < 0:
             raise ValueError(f"level {level_id}: cool_down_ms cannot be negative.")
+        exits = {}
+        for name, value in (("take_profit_pct", take_profit_pct), ("stop_loss_pct", stop_loss_pct)):
+            pct = None if value is None else to_decimal(value)
+            if pct is not None and not 0 < pct < 1:
+                raise ValueError(f"level {level_id}: {name} must be above 0 and below 1.")
+            exits[name] = pct
         object.__setattr__(self, "level_id", level_id)
         object.__setattr__(self, "level_price", price)
         object.__setattr__(self, "base_size", size)
         object.__setattr__(self, "cool_down_ms", int(cool_down_ms))
         object.__setattr__(self, "is_active", bool(is_active))
+        object.__setattr__(self, "take_profit_pct", exits["take_profit_pct"])
+        object.__setattr__(self, "stop_loss_pct", exits["stop_loss_pct"])
+        object.__setattr__(self, "close_on_touch", bool(close_on_touch))
+
+    @property
+    def has_exits(self) -> bool:
+        return bool(self.take_profit_pct or self.stop_loss_pct or self.close_on_touch)
 
     def boundary(self, side: str, pct: Decimal) -> float:
         """Rule 2: `L*(1+t)` for SHORT, `L*(1-t)` for LONG, computed exactly, then as a float.

@@ -64,6 +64,32 @@ class Level(models.Model):
         help_text="After tiers fire on this level, newly crossed tiers of either side are "
         "ignored for this long (ms).",
     )
+    take_profit_pct = models.DecimalField(
+        **TIER,
+        null=True,
+        blank=True,
+        validators=[
+            GreaterThanValidator(0, messages.EXIT_PCT_RANGE),
+            LessThanValidator(1, messages.EXIT_PCT_RANGE),
+        ],
+        help_text="Optional: close the side this level holds at this fraction above (long) or "
+        "below (short) the side's average entry: 0.01 is 1%.",
+    )
+    stop_loss_pct = models.DecimalField(
+        **TIER,
+        null=True,
+        blank=True,
+        validators=[
+            GreaterThanValidator(0, messages.EXIT_PCT_RANGE),
+            LessThanValidator(1, messages.EXIT_PCT_RANGE),
+        ],
+        help_text="Optional: close the side this level holds at this fraction below (long) or "
+        "above (short) the side's average entry: 0.01 is 1%.",
+    )
+    close_on_touch = models.BooleanField(
+        default=False,
+        help_text="Close the side this level holds when the price comes back to the level.",
+    )
     source = models.CharField(max_length=64, default="manual-web", blank=True)
     note = models.TextField(blank=True)
     is_active = models.BooleanField(
@@ -97,6 +123,16 @@ class Level(models.Model):
                 messages.COOL_DOWN_NOT_NEGATIVE,
             ),
             check(
+                "trading_level_take_profit_range",
+                Q(take_profit_pct__isnull=True) | Q(take_profit_pct__gt=0, take_profit_pct__lt=1),
+                messages.EXIT_PCT_RANGE,
+            ),
+            check(
+                "trading_level_stop_loss_range",
+                Q(stop_loss_pct__isnull=True) | Q(stop_loss_pct__gt=0, stop_loss_pct__lt=1),
+                messages.EXIT_PCT_RANGE,
+            ),
+            check(
                 "trading_level_margin_type_valid",
                 Q(margin_type__in=MarginType.values),
                 messages.MARGIN_TYPE_VALID,
@@ -125,7 +161,14 @@ class Level(models.Model):
     def to_engine(self) -> LevelConfig:
         """The level as the engine sees it; the database id is its key."""
         return LevelConfig(
-            self.pk, self.level_price, self.base_size, self.cool_down_ms, self.is_active
+            self.pk,
+            self.level_price,
+            self.base_size,
+            self.cool_down_ms,
+            self.is_active,
+            take_profit_pct=self.take_profit_pct,
+            stop_loss_pct=self.stop_loss_pct,
+            close_on_touch=self.close_on_touch,
         )
 
 

@@ -118,7 +118,11 @@ class SymbolRunner:
         assert self.engine is not None
         held = await self.exchange.positions(self.symbol)
         for side in SIDES:
-            self.engine.set_position(side, held[side].size if side in held else 0.0)
+            position = held.get(side)
+            if position is None:
+                self.engine.set_position(side, 0.0)
+            else:
+                self.engine.set_position(side, position.size, position.entry_price)
 
     async def resync_positions(self) -> None:
         """After a reconnect: the exchange's positions over REST are the truth. A side the
@@ -135,11 +139,14 @@ class SymbolRunner:
             return
         async with self.lock:
             for side in SIDES:
-                size = held[side].size if side in held else 0.0
-                if engine.position[side] > 0 and size == 0:
+                position = held.get(side)
+                if engine.position[side] > 0 and position is None:
                     self.log.warning("position closed outside the bot", side=side)
                     engine.reset_side(side)
-                engine.set_position(side, size)
+                if position is None:
+                    engine.set_position(side, 0.0)
+                else:
+                    engine.set_position(side, position.size, position.entry_price)
             states = self._changed_states(engine)
             if states:
                 await sync_to_async(store.save_states)(states)
