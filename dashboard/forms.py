@@ -15,7 +15,7 @@ from dashboard.symbols import UnknownSymbol, unified_symbol
 from trading import messages
 from trading.choices import MAX_LEVERAGE
 from trading.models import Level, SymbolTiers
-from trading.models.base import plain
+from trading.numbers import plain
 from trading.validators import validate_exchange_id
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from django import template
 
-from trading.models.base import plain as plain_number
+from trading.numbers import plain as plain_number
 
 register = template.Library()
 

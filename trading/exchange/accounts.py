@@ -21,6 +21,8 @@ from urllib.parse import urlsplit, urlunsplit
 from trading.exchange.ccxtload import SUPPORTED, exchange_class
 
 NEEDS_PASSWORD = {"okx"}
+# OKX has one test venue, its demo trading, which ccxt reaches through its sandbox mode.
+DEMO_IS_SANDBOX = {"okx"}
 
 
 def _flag(value: str | None) -> bool:
@@ -125,7 +127,7 @@ def make_client(config: AccountConfig) -> Any:
     )
     client.has["fetchCurrencies"] = False  # spot wallets: not needed, and a private call
     client.keepAlive = config.keepalive_ms
-    if config.testnet:
+    if config.testnet or (config.demo and config.exchange in DEMO_IS_SANDBOX):
         client.set_sandbox_mode(True)
     elif config.demo:
         client.enable_demo_trading(True)

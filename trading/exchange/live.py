@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -33,6 +34,12 @@ from trading.exchange.markets import MarketRules
 from trading.exchange.ratelimit import TokenBucket
 
 log = structlog.get_logger("levelbot.exchange")
+
+# An exchange's "it is already so" answers to a settings call, as their texts say them.
+ALREADY_SO = ("not modified", "no need to change")
+# Duplicate client order id: Bybit retCode 110072, Binance code -4116, OKX sCode 51016. ccxt
+# maps them to InvalidOrder, so they are told apart by the code in the exchange's answer.
+DUPLICATE_ANSWER = re.compile(r'"(?:retCode|code|sCode)"\s*:\s*"?(?:110072|-4116|51016)"?\s*[,}]')
 
 RATE_LIMIT_RETRIES = 3
 RATE_LIMIT_BACKOFF_S = 0.25
@@ -73,14 +80,17 @@ def order_params(exchange: str, order: OrderRequest, margin_mode: str) -> dict[s
     """The create_order params naming the client id and the hedge-mode position side.
 
     Bybit takes the position index and reduce-only together; Binance USD-M (`positionSide`)
-    and OKX (`posSide`) refuse reduce-only in hedge mode, where the position side alone makes
-    a close reduce, so ccxt's `hedged` flag maps the side and leaves reduce-only out."""
+    and OKX (`posSide`) refuse any reduce-only flag in hedge mode (Binance -1106, even when
+    false), where the position side alone makes a close reduce: ccxt's `hedged` flag maps the
+    side from a reduce-only close and leaves the flag out, and entries carry none."""
     close = order.action == "close"
     params: dict[str, Any] = {"clientOrderId": order.client_order_id}
     if exchange == "bybit":
         params.update(positionIdx=1 if order.side == LONG else 2, reduceOnly=close)
     else:
-        params.update(hedged=True, reduceOnly=close)
+        params["hedged"] = True
+        if close:
+            params["reduceOnly"] = True
     if exchange == "okx":
         params["marginMode"] = margin_mode
     return params
@@ -106,7 +116,10 @@ class CcxtExchange:
         self.rules = {
             symbol: MarketRules.from_ccxt(self.name, market)
             for symbol, market in markets.items()
-            if market.get("swap") and market.get("linear") and market.get("settle") == "USDT"
+            if market.get("swap")
+            and market.get("linear")
+            and market.get("settle") == "USDT"
+            and market.get("active") is not False
         }
         return self.rules
 
@@ -124,26 +137,17 @@ class CcxtExchange:
                 f"Leverage {setup.leverage} is above {self.name}'s maximum of "
                 f"{rules.max_leverage} for {setup.symbol}."
             )
-        steps = (
-            ("hedge mode", self.client.set_position_mode, (True, setup.symbol)),
-            ("margin mode", self.client.set_margin_mode, (setup.margin_mode, setup.symbol)),
-            ("leverage", self.client.set_leverage, (setup.leverage, setup.symbol)),
-        )
-        for what, call, args in steps:
+        for what, call, args, params in self._setup_steps(setup):
             await self.bucket.acquire()
             try:
-                await call(*args)
+                await call(*args, params)
             except (ccxt.NoChange, ccxt.MarginModeAlreadySet):
                 pass
-            except ccxt.BadRequest as e:
-                if "not modified" not in str(e).lower():
+            except ccxt.BaseError as e:
+                if not any(words in str(e).lower() for words in ALREADY_SO):
                     raise SymbolSetupError(
                         f"{setup.symbol}: cannot set {what}: {describe_error(e)}"
                     ) from None
-            except ccxt.BaseError as e:
-                raise SymbolSetupError(
-                    f"{setup.symbol}: cannot set {what}: {describe_error(e)}"
-                ) from None
         self.setups[setup.symbol] = setup
         self.log.info(
             "symbol ready",
@@ -151,6 +155,26 @@ class CcxtExchange:
             leverage=setup.leverage,
             margin_mode=setup.margin_mode,
         )
+
+    def _setup_steps(self, setup: SymbolSetup) -> list[tuple[str, Any, tuple[Any, ...], dict]]:
+        """(what, call, args, params) to put a symbol in hedge mode with its margin mode and
+        leverage. OKX sets the margin mode with the leverage (its margin-mode call needs the
+        leverage too), once per position side when isolated."""
+        client, symbol = self.client, setup.symbol
+        steps: list[tuple[str, Any, tuple[Any, ...], dict]] = [
+            ("hedge mode", client.set_position_mode, (True, symbol), {})
+        ]
+        if self.name != "okx":
+            steps.append(("margin mode", client.set_margin_mode, (setup.margin_mode, symbol), {}))
+            steps.append(("leverage", client.set_leverage, (setup.leverage, symbol), {}))
+        elif setup.margin_mode == "isolated":
+            for pos_side in ("long", "short"):
+                params = {"marginMode": "isolated", "posSide": pos_side}
+                steps.append(("leverage", client.set_leverage, (setup.leverage, symbol), params))
+        else:
+            params = {"marginMode": "cross"}
+            steps.append(("leverage", client.set_leverage, (setup.leverage, symbol), params))
+        return steps
 
     # -- orders --------------------------------------------------------------------------
 
@@ -198,14 +222,14 @@ class CcxtExchange:
                 self.bucket.drain(pause)
                 self.log.warning("rate limited", client_order_id=order.client_order_id)
                 continue
-            except (ccxt.DuplicateOrderId, ccxt.NetworkError) as e:
+            except ccxt.BaseError as e:
+                if not _is_duplicate(e) and not isinstance(e, ccxt.NetworkError):
+                    return OrderResult(order.client_order_id, REJECTED, error=describe_error(e))
                 # Sent, perhaps received: only the exchange can say. Never send it again here.
                 self.log.warning(
                     "order answer lost", client_order_id=order.client_order_id, error=str(e)
                 )
                 return await self._settle(order.client_order_id, order.symbol)
-            except ccxt.BaseError as e:
-                return OrderResult(order.client_order_id, REJECTED, error=describe_error(e))
             return await self._filled(answer, order.client_order_id, order.symbol)
         raise AssertionError("unreachable")
 
@@ -309,6 +333,11 @@ class CcxtExchange:
 
     async def close(self) -> None:
         await self.client.close()
+
+
+def _is_duplicate(error: Exception) -> bool:
+    """Whether the exchange refused the client id as already used: the order exists."""
+    return DUPLICATE_ANSWER.search(str(error)) is not None
 
 
 def describe_error(error: Exception) -> str:

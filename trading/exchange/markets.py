@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 
-from trading.models.base import plain
+from trading.numbers import plain
 
 
 def _decimal(value: object) -> Decimal | None:

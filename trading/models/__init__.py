@@ -10,6 +10,7 @@ from trading.models.backtests import BacktestRun
 from trading.models.bot import BotSession, BotSettings
 from trading.models.levels import Level, SymbolRisk, SymbolTiers, TierState
 from trading.models.markets import Market
+from trading.models.notifications import NotificationMark
 from trading.models.runtime import (
     FeedStatus,
     Installation,
@@ -29,6 +30,7 @@ __all__ = [
     "LevelEvent",
     "MarginType",
     "Market",
+    "NotificationMark",
     "PaperFill",
     "PaperPosition",
     "Side",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from django.db import models
@@ -14,8 +13,3 @@ TIER: dict[str, Any] = {"max_digits": 12, "decimal_places": 8}
 
 def check(name: str, condition: Q, message: str) -> models.CheckConstraint:
     return models.CheckConstraint(condition=condition, name=name, violation_error_message=message)
-
-
-def plain(value: Decimal | float | int) -> str:
-    """A number as a trader writes it: 62750, not 62750.000000000000 or 6.275E+4."""
-    return format(Decimal(str(value)).normalize(), "f")

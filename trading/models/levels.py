@@ -12,7 +12,8 @@ from django.db.models import F, Q
 from trading import messages
 from trading.choices import MAX_LEVERAGE, MarginType, Side
 from trading.engine import LevelConfig, RiskLimits, Tiers
-from trading.models.base import PRICE, TIER, check, plain
+from trading.models.base import PRICE, TIER, check
+from trading.numbers import plain
 from trading.validators import (
     TIER_LIST_MESSAGE,
     VALID_TIER_LISTS,

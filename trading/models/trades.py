@@ -10,7 +10,8 @@ from django.db.models import Q
 
 from trading import messages
 from trading.choices import Side, TradeAction, TradeReason, TradeStatus
-from trading.models.base import PRICE, check, plain
+from trading.models.base import PRICE, check
+from trading.numbers import plain
 from trading.validators import (
     TIER_LIST_MESSAGE,
     VALID_TIER_LISTS,
