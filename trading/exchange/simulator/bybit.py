@@ -1,0 +1,341 @@
+"""`BybitSimulator`: a local Bybit v5 exchange that ccxt's real `bybit` class trades against.
+
+One account, one linear symbol, REST and websockets on one port of 127.0.0.1. Prices are flat
+(settable) or replayed from a recorded trades file; market orders fill at once at the quote.
+Faults (dropped or stalled websockets, late or rate-limited answers, refused orders, positions
+closed behind the client's back) are coroutines here and `POST /sim/control` calls away, so a
+test can fault the simulator in-process or a bot running in another process.
+
+It runs on the caller's event loop: `await sim.start()`, `await sim.stop()`. To drive it from
+synchronous code or another thread, use `SimulatorThread`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from trading.backtest.formats import DataFileError
+from trading.engine import LONG, SHORT
+from trading.exchange.simulator import wire
+from trading.exchange.simulator.account import HEDGE, Account, Order
+from trading.exchange.simulator.instruments import (
+    DEFAULT_INSTRUMENTS,
+    Instruments,
+    InstrumentsError,
+)
+from trading.exchange.simulator.market import (
+    DEFAULT_SPREAD,
+    MarketState,
+    Tick,
+    first_tick,
+    now_ms,
+    replay,
+)
+from trading.exchange.simulator.server import build_app
+from trading.exchange.simulator.streams import Streams
+
+logger = logging.getLogger(__name__)
+
+TAKER_FEE = 0.00055
+DEFAULT_PRICE = 60_000.0  # a BTC-like flat price; give `price` for other symbols
+DEFAULT_API_KEY = "k"
+CONTROLS = (
+    "drop_websockets",
+    "stall_websockets",
+    "delay_next_orders",
+    "rate_limit_next",
+    "insufficient_balance_next",
+    "close_position",
+    "set_price",
+    "start_replay",
+)
+
+
+class SimulatorConfigError(ValueError):
+    """The simulator cannot start with these options; the message says what to change."""
+
+
+@dataclass(slots=True)
+class Faults:
+    """How many of the next requests each fault still applies to."""
+
+    rate_limited: int = 0
+    insufficient: int = 0
+    delayed: int = 0
+    delay_seconds: float = 0.0
+
+    def take(self, name: str) -> bool:
+        """Whether fault `name` applies to this request, using one of its count."""
+        left: int = getattr(self, name)
+        if left > 0:
+            setattr(self, name, left - 1)
+        return left > 0
+
+
+class BybitSimulator:
+    def __init__(
+        self,
+        *,
+        symbol: str = "BTCUSDT",
+        trades: Path | str | None = None,
+        speed: float = 1.0,
+        price: float | None = None,
+        balance: float = 10_000.0,
+        spread: float = DEFAULT_SPREAD,
+        fee_rate: float = TAKER_FEE,
+        api_key: str = DEFAULT_API_KEY,
+        instruments: Path = DEFAULT_INSTRUMENTS,
+        replay_paused: bool = False,
+    ) -> None:
+        """`speed` is the replay's pace against the file's own time (0: as fast as possible);
+        `spread` the bid-ask gap as a fraction of the price; `replay_paused` holds the replay
+        until `start_replay()`, so that subscribers see the file from its first trade."""
+        if speed < 0:
+            raise SimulatorConfigError(f"The speed must be 0 or more, not {speed}.")
+        if balance <= 0 or spread < 0 or fee_rate < 0:
+            raise SimulatorConfigError("The balance must be above 0; spread and fee not below.")
+        if price is not None and price <= 0:
+            raise SimulatorConfigError(f"The price must be above 0, not {price}.")
+        try:
+            self.instruments = Instruments(Path(instruments))
+            self.instrument = self.instruments.get(symbol)
+            start = first_tick(Path(trades)) if trades is not None else None
+        except (InstrumentsError, DataFileError) as e:
+            raise SimulatorConfigError(str(e)) from None
+        self.symbol = symbol
+        self.trades = Path(trades) if trades is not None else None
+        self.speed = speed
+        self.api_key = api_key
+        self.market = MarketState(
+            self.instrument,
+            start.price if start else price or DEFAULT_PRICE,
+            spread=spread,
+            ts=start.ts if start else now_ms(),
+        )
+        self.account = Account(self.instrument, balance=balance, fee_rate=fee_rate, now=now_ms())
+        self.ticker_topic = f"tickers.{symbol}"
+        self.trade_topic = f"publicTrade.{symbol}"
+        self.book_topic = f"orderbook.1.{symbol}"
+        self.streams = Streams(
+            api_key=api_key,
+            public_topics=frozenset((self.ticker_topic, self.trade_topic, self.book_topic)),
+            snapshot=self._snapshot,
+        )
+        self.faults = Faults()
+        self.requests: Counter[str] = Counter()
+        self.port = 0
+        self._replay_paused = replay_paused
+        self._replay_go: asyncio.Event | None = None
+        self._replay_task: asyncio.Task[None] | None = None
+        self._runner: web.AppRunner | None = None
+
+    @property
+    def rest_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    async def start(self, port: int = 0) -> None:
+        """Listen on 127.0.0.1 (`port` 0: any free port, then read `self.port`)."""
+        self._runner = web.AppRunner(build_app(self), access_log=None, shutdown_timeout=1.0)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", port)
+        await site.start()
+        self.port = self._runner.addresses[0][1]
+        if self.trades is not None:
+            self._replay_go = asyncio.Event()
+            if not self._replay_paused:
+                self._replay_go.set()
+            self._replay_task = asyncio.create_task(self._replay(self.trades))
+
+    async def stop(self) -> None:
+        if self._replay_task is not None:
+            self._replay_task.cancel()
+            await asyncio.gather(self._replay_task, return_exceptions=True)
+        await self.streams.drop()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    # Controls: also reachable as POST /sim/control {"fault": name, ...} --------------------
+
+    async def control(self, fault: str, **args: Any) -> Any:
+        if fault not in CONTROLS:
+            raise ValueError(f"Unknown fault {fault!r}: one of {', '.join(CONTROLS)}.")
+        return await getattr(self, fault)(**args)
+
+    async def drop_websockets(self) -> None:
+        """Close every websocket connection from the server side."""
+        await self.streams.drop()
+
+    async def stall_websockets(self, seconds: float) -> None:
+        """Send nothing on any websocket (no data, no replies, no pongs) for `seconds`."""
+        self.streams.stall(float(seconds))
+
+    async def delay_next_orders(self, n: int, seconds: float) -> None:
+        """Fill the next `n` orders at once, but answer each only after `seconds`."""
+        self.faults.delayed, self.faults.delay_seconds = int(n), float(seconds)
+
+    async def rate_limit_next(self, n: int) -> None:
+        """Answer the next `n` private requests with retCode 10006, doing nothing."""
+        self.faults.rate_limited = int(n)
+
+    async def insufficient_balance_next(self, n: int) -> None:
+        """Answer the next `n` order creates with retCode 110007, doing nothing."""
+        self.faults.insufficient = int(n)
+
+    async def close_position(self, symbol: str, side: str) -> dict[str, Any]:
+        """Close a whole side (LONG or SHORT) as a liquidation or a manual close would, with
+        the private stream's updates; returns the closing order."""
+        if symbol != self.symbol:
+            raise ValueError(f"The simulator trades {self.symbol}, not {symbol}.")
+        if side.upper() not in (LONG, SHORT):
+            raise ValueError(f"The side must be {LONG} or {SHORT}, not {side!r}.")
+        order = self.account.close_side(side.upper(), self.market.quote(), now_ms())
+        await self.publish_order(order)
+        return self._summary(order)
+
+    async def set_price(self, price: float) -> None:
+        """Move the flat price (and the quote around it); not while a file drives it."""
+        if self.trades is not None:
+            raise ValueError("The trades file drives the price: set_price needs no file.")
+        if not float(price) > 0:
+            raise ValueError(f"The price must be above 0, not {price}.")
+        self.market.set_price(float(price))
+        await self._publish_market(None)
+
+    async def start_replay(self) -> None:
+        """Let a replay created with `replay_paused` begin."""
+        if self._replay_go is None:
+            raise ValueError("There is no trades file to replay.")
+        self._replay_go.set()
+
+    # Introspection ----------------------------------------------------------------------------
+
+    def orders(self) -> list[dict[str, Any]]:
+        """Every accepted order, oldest first."""
+        return [self._summary(order) for order in self.account.orders]
+
+    def positions(self) -> dict[str, dict[str, float]]:
+        """Each side's size, average entry price, unrealised PnL at the last price, and
+        realised PnL net of fees (as Bybit counts it)."""
+        summary = {}
+        for side in (LONG, SHORT):
+            held = self.account.position(side)
+            summary[side] = {
+                "size": held.size,
+                "entry_price": held.entry_price,
+                "unrealised_pnl": held.unrealized(side, self.market.last),
+                "realised_pnl": self.account.books[side].cum_realised,
+            }
+        return summary
+
+    def topics(self) -> list[str]:
+        """The websocket topics some client is subscribed to now."""
+        return sorted(self.streams.topics())
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "symbol": self.symbol,
+            "price": self.market.last,
+            "hedge_mode": self.account.mode == HEDGE,
+            "leverage": str(self.account.leverage),
+            "wallet_balance": self.account.wallet_balance(),
+            "orders": self.orders(),
+            "positions": self.positions(),
+            "topics": self.topics(),
+            "requests": dict(self.requests),
+        }
+
+    # Publishing -------------------------------------------------------------------------------
+
+    async def publish_order(self, order: Order) -> None:
+        """The private stream's news of a fill: the order, its executions, the positions."""
+        mark = self.market.last
+        account = self.account
+        messages = {
+            "order": [wire.order_record(order, account, pushed=True)],
+            "execution": [
+                wire.execution_record(order, fill, account, mark, pushed=True)
+                for fill in order.fills
+            ],
+            "position": [
+                wire.position_record(account, index, side, mark, pushed=True)
+                for index, side in account.slots()
+                if side is None or side in {fill.side for fill in order.fills}
+            ],
+        }
+        for topic, data in messages.items():
+            message = {"id": str(uuid.uuid4()), "topic": topic, "creationTime": now_ms()}
+            await self.streams.publish(topic, {**message, "data": data})
+
+    async def _on_tick(self, tick: Tick) -> None:
+        self.market.trade(tick)
+        await self._publish_market(tick if tick.qty else None)
+
+    async def _publish_market(self, trade: Tick | None) -> None:
+        """A market move on the public stream: the trade (when there was one: a price set by
+        hand or a candle tick is none), the ticker's delta and the top of the book."""
+        market = self.market
+        if trade is not None:
+            trade_id = str(uuid.uuid5(uuid.NAMESPACE_OID, f"{self.symbol}:{market.seq}"))
+            data = [wire.trade_record(trade, market, trade_id)]
+            message = {"topic": self.trade_topic, "type": "snapshot", "ts": market.ts}
+            await self.streams.publish(self.trade_topic, {**message, "data": data})
+        await self.streams.publish(self.ticker_topic, self._ticker_message(snapshot=False))
+        await self.streams.publish(self.book_topic, self._book_message())
+
+    def _snapshot(self, topic: str) -> dict[str, Any] | None:
+        """What a new subscriber to `topic` gets at once, as on Bybit."""
+        if topic == self.ticker_topic:
+            return self._ticker_message(snapshot=True)
+        if topic == self.book_topic:
+            return self._book_message()
+        return None
+
+    def _ticker_message(self, *, snapshot: bool) -> dict[str, Any]:
+        market = self.market
+        data = wire.ticker_record(market) if snapshot else wire.ticker_delta(market)
+        kind = "snapshot" if snapshot else "delta"
+        return {
+            "topic": self.ticker_topic,
+            "type": kind,
+            "data": data,
+            "cs": market.seq,
+            "ts": market.ts,
+        }
+
+    def _book_message(self) -> dict[str, Any]:
+        ts = self.market.ts
+        data = wire.book_record(self.market)
+        return {"topic": self.book_topic, "type": "snapshot", "ts": ts, "data": data, "cts": ts}
+
+    async def _replay(self, path: Path) -> None:
+        assert self._replay_go is not None
+        await self._replay_go.wait()
+        try:
+            await replay(path, self.speed, self._on_tick)
+        except DataFileError:
+            logger.exception("The replay of %s stopped at a bad line; the price stays put.", path)
+
+    def _summary(self, order: Order) -> dict[str, Any]:
+        return {
+            "orderId": order.order_id,
+            "orderLinkId": order.order_link_id,
+            "side": order.side,
+            "positionIdx": order.position_idx,
+            "qty": float(order.qty),
+            "price": order.avg_price,
+            "fee": order.fee,
+            "reduceOnly": order.reduce_only,
+            "createType": order.create_type,
+        }
