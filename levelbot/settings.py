@@ -8,6 +8,7 @@ Settings a trader tunes while the bot runs live in the BotSettings row instead.
 import os
 from pathlib import Path
 
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 from levelbot.env import (
@@ -134,9 +135,44 @@ else:
 # Task-always-eager is deliberately not used: it would run background work inline, and the bot
 # must never do that on its tick path. The embedded default runs such work in-process instead.
 CELERY_BROKER_URL = REDIS_URL or "memory://"
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_ALWAYS_EAGER = False
+CELERY_TASK_IGNORE_RESULT = True  # no result backend: nothing waits for a task's return value
+# Every task is bounded; each sets tighter limits of its own (trading/tasks.py).
+CELERY_TASK_SOFT_TIME_LIMIT = 240
+CELERY_TASK_TIME_LIMIT = 300
+# The periodic jobs (trading/tasks.py). A check that waited longer than its own period for a
+# worker is dropped (`expires`): the next one sees the same database.
+CELERY_BEAT_SCHEDULE = {
+    "dead-man-check": {
+        "task": "trading.tasks.dead_man_check",
+        "schedule": 30.0,
+        "options": {"expires": 30},
+    },
+    "reconcile-positions": {
+        "task": "trading.tasks.reconcile_positions",
+        "schedule": 300.0,
+        "options": {"expires": 300},
+    },
+    "daily-summary": {
+        "task": "trading.tasks.daily_summary",
+        "schedule": crontab(hour=0, minute=5),
+    },
+}
+
+# Notifications (trading/notify): destinations from the environment only; none set, none sent.
+LEVELBOT_TELEGRAM_BOT_TOKEN = os.environ.get("LEVELBOT_TELEGRAM_BOT_TOKEN", "")
+LEVELBOT_TELEGRAM_CHAT_ID = os.environ.get("LEVELBOT_TELEGRAM_CHAT_ID", "")
+LEVELBOT_TELEGRAM_API_URL = os.environ.get("LEVELBOT_TELEGRAM_API_URL", "https://api.telegram.org")
+LEVELBOT_WEBHOOK_URL = os.environ.get("LEVELBOT_WEBHOOK_URL", "")
+LEVELBOT_NOTIFY_KINDS = env_list("LEVELBOT_NOTIFY_KINDS", "")  # empty: every kind
+LEVELBOT_NOTIFY_QUEUE_SIZE = 1000
+LEVELBOT_NOTIFY_TIMEOUT_S = 5.0  # one HTTP request
+LEVELBOT_NOTIFY_ATTEMPTS = 4  # direct delivery: tries per destination, waiting 1, 2, 4 s between
+LEVELBOT_NOTIFY_BACKOFF_S = 1.0
 
 # Security. Cookies are marked secure only when the site is served over HTTPS, which a proxy in
 # front of daphne terminates (daphne itself listens on 127.0.0.1).
