@@ -105,6 +105,11 @@ class LevelForm(forms.ModelForm):
             Level(exchange=exchange, symbol=symbol, leverage=self.base_fields["leverage"].initial),
         )
         super().__init__(*args, **kwargs)
+        if self.instance.pk is not None:  # an edit: numbers as a trader writes them
+            for name in ("level_price", "base_size", "take_profit_pct", "stop_loss_pct"):
+                value = getattr(self.instance, name)
+                if value is not None:
+                    self.initial[name] = plain(value)
 
 
 class TiersForm(forms.ModelForm):

@@ -27,6 +27,11 @@ urlpatterns = [
         name="level-resume",
     ),
     path(
+        "levels/<str:exchange>/<symbol:symbol>/<int:level_id>/edit",
+        levels.edit,
+        name="level-edit",
+    ),
+    path(
         "levels/<str:exchange>/<symbol:symbol>/<int:level_id>/events",
         levels.events,
         name="level-events",
@@ -37,9 +42,15 @@ urlpatterns = [
     path("levels/<str:exchange>/<symbol:symbol>", levels.symbol_page, name="symbol"),
     path("levels/<str:exchange>", levels.exchange_page, name="exchange"),
     path("positions", positions.position_list, name="positions"),
+    path(
+        "positions/<str:exchange>/<symbol:symbol>/<str:side>/close",
+        positions.close,
+        name="position-close",
+    ),
     path("trades", trades.trade_list, name="trades"),
     path("status", status.status, name="status"),
     path("kill-switch", status.kill_switch, name="kill-switch"),
+    path("close-everything", status.close_everything, name="close-everything"),
     path("backtests", backtests.run_list, name="backtests"),
     path("backtests/<int:run_id>", backtests.run_detail, name="backtest"),
 ]

@@ -25,10 +25,12 @@ from trading.models import (
     BacktestRun,
     BotSession,
     BotSettings,
+    CloseRequest,
     FeedStatus,
     Installation,
     Level,
     LevelEvent,
+    Market,
     PaperFill,
     PaperPosition,
     SymbolRisk,
@@ -110,16 +112,26 @@ class LevelAdmin(admin.ModelAdmin):
     ) -> tuple[str, ...]:
         if obj is None:
             return ()
-        return (*LEVEL_TRADING_FIELDS, *LEVEL_RUNTIME_FIELDS)
+        return ("exchange", "symbol", "source", *LEVEL_RUNTIME_FIELDS)
 
     def get_inlines(self, request: HttpRequest, obj: Level | None) -> list[type[Any]]:
         return [TierStateInline] if obj is not None else []
 
     def save_model(self, request: HttpRequest, obj: Level, form: ModelForm, change: bool) -> None:
         if change:
-            # Write only what this page edits, never runtime state the bot may have just written.
-            if "note" in form.changed_data:
-                obj.save(update_fields=["note"])
+            # Write only what this page edits, never runtime state the bot may have just written;
+            # a new price resets the level's tier state (services.level_update says why).
+            changes = {
+                name: form.cleaned_data[name]
+                for name in form.changed_data
+                if name in services.LEVEL_EDITABLE
+            }
+            if changes and services.level_update(level=obj, **changes):
+                self.message_user(
+                    request,
+                    "The price changed, so this level's tier state was reset.",
+                    messages.WARNING,
+                )
             if "is_active" in form.changed_data:
                 services.level_set_active(level=obj, is_active=obj.is_active)
             return
@@ -320,6 +332,47 @@ class BotSettingsAdmin(admin.ModelAdmin):
 class PaperPositionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("exchange", "symbol", "side", "size", "entry_price", "realized_pnl", "fees")
     list_filter = ("exchange", "side")
+    actions = ["close_sides"]
+
+    @admin.action(description="Close the selected sides now (the bot sends a reduce-only order)")
+    def close_sides(self, request: HttpRequest, queryset: QuerySet[PaperPosition]) -> None:
+        count = 0
+        for position in queryset.filter(size__gt=0):
+            services.position_close_request(
+                exchange=position.exchange,
+                symbol=position.symbol,
+                side=position.side,
+                requested_by=request.user.get_username(),
+            )
+            count += 1
+        self.message_user(
+            request,
+            f"{count} close request{'s' if count != 1 else ''} sent to the bot; "
+            "the positions page shows the outcome.",
+        )
+
+
+@admin.register(CloseRequest)
+class CloseRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("created_at", "exchange", "symbol", "side", "status", "requested_by", "detail")
+    list_filter = ("status", "exchange", "side")
+
+
+@admin.register(Market)
+class MarketAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = (
+        "exchange",
+        "symbol",
+        "market_id",
+        "amount_step",
+        "min_amount",
+        "min_notional",
+        "contract_size",
+        "max_leverage",
+        "updated_at",
+    )
+    list_filter = ("exchange",)
+    search_fields = ("symbol", "market_id")
 
 
 @admin.register(PaperFill)

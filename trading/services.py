@@ -19,6 +19,7 @@ from trading.engine import RiskLimits
 from trading.models import (
     BacktestRun,
     BotSettings,
+    CloseRequest,
     Level,
     MarginType,
     Side,
@@ -76,6 +77,48 @@ def level_create(
     TierState.objects.bulk_create(TierState(level=level, side=side) for side in Side.values)
     _log_on_commit("level added: %s (id %s)", level, level.pk)
     return level
+
+
+# What a trader may change on a saved level; the (exchange, symbol) stay.
+LEVEL_EDITABLE = (
+    "level_price",
+    "base_size",
+    "leverage",
+    "margin_type",
+    "cool_down_ms",
+    "take_profit_pct",
+    "stop_loss_pct",
+    "close_on_touch",
+    "note",
+)
+
+
+@transaction.atomic
+def level_update(*, level: Level, **changes: Any) -> bool:
+    """Edit a saved level; returns whether its tier state was reset.
+
+    A new price moves every boundary, so what fired around the old price says nothing about
+    the new one: the level's tier state resets (both sides, cycle counted up, `last_trigger_ms`
+    kept). A new size, leverage, cooldown, exit or note keeps the tier state: tiers fired stay
+    fired, and the next tier's order is sized from the new base. The bot applies either on its
+    next reload.
+    """
+    unknown = set(changes) - set(LEVEL_EDITABLE)
+    if unknown:
+        raise ValueError(f"These level fields cannot be edited: {', '.join(sorted(unknown))}.")
+    saved_price = Level.objects.select_for_update().get(pk=level.pk).level_price
+    for field, value in changes.items():
+        setattr(level, field, value)
+    level.full_clean()
+    # Only the edited fields: never runtime state the bot may have written meanwhile.
+    level.save(update_fields=list(changes))
+    reset = level.level_price != saved_price
+    if reset:
+        level_reset_tier_state(level=level)
+    _log_on_commit(
+        "level edited: %s (id %s)%s", level, level.pk, ", tier state reset" if reset else ""
+    )
+    return reset
 
 
 @transaction.atomic
@@ -237,3 +280,38 @@ def bot_entries_pause(*, paused: bool) -> BotSettings:
     settings.save(update_fields=["entries_paused"])
     _log_on_commit("kill switch %s", "on: all entries paused" if paused else "off")
     return settings
+
+
+@transaction.atomic
+def position_close_request(
+    *, exchange: str, symbol: str, side: str, requested_by: str = ""
+) -> CloseRequest:
+    """Ask the bot to close a side of a symbol now (a manual close: reduce-only, then reset
+    per rule 9). Asking again while a request waits returns the waiting one."""
+    if side not in Side.values:
+        raise ValueError(f"The side must be LONG or SHORT, not {side!r}.")
+    pending = CloseRequest.objects.filter(
+        exchange=exchange, symbol=symbol, side=side, status=CloseRequest.Status.PENDING
+    ).first()
+    if pending is not None:
+        return pending
+    request = CloseRequest.objects.create(
+        exchange=exchange, symbol=symbol, side=side, requested_by=requested_by
+    )
+    _log_on_commit("close requested: %s %s %s by %s", exchange, symbol, side, requested_by)
+    return request
+
+
+@transaction.atomic
+def bot_close_everything(*, requested_by: str = "") -> list[CloseRequest]:
+    """The kill switch's second step: pause every entry, and ask the bot to close both sides
+    of every symbol it trades (a side with nothing open is reported as such)."""
+    bot_entries_pause(paused=True)
+    pairs = Level.objects.values_list("exchange", "symbol").distinct().order_by()
+    return [
+        position_close_request(
+            exchange=exchange, symbol=symbol, side=side, requested_by=requested_by
+        )
+        for exchange, symbol in sorted(set(pairs))
+        for side in Side.values
+    ]

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.forms import BaseForm
 from django.http import Http404, HttpResponse
@@ -227,6 +228,39 @@ def delete(request: HtmxHttpRequest, exchange: str, symbol: str, level_id: int) 
     panel = _panel(request, exchange, symbol)
     services.level_delete(level=_level_or_404(panel, level_id))
     return _table(request, panel)
+
+
+@require_http_methods(["GET", "POST"])
+@staff_required
+def edit(request: HtmxHttpRequest, exchange: str, symbol: str, level_id: int) -> HttpResponse:
+    """Edit a level: a new price resets its tier state, any other change keeps it."""
+    panel = _panel(request, exchange, symbol)
+    level = _level_or_404(panel, level_id)
+    price_before = level.level_price
+    form = LevelForm(
+        request.POST if request.method == "POST" else None,
+        exchange=panel.exchange,
+        symbol=panel.symbol,
+        instance=level,
+    )
+    if request.method == "POST":
+        outcome: dict[str, bool] = {}
+
+        def update(**fields: Any) -> None:
+            outcome["reset"] = services.level_update(level=level, **fields)
+
+        if _saved(form, update):
+            if outcome["reset"]:
+                note = (
+                    "its price changed, so its tier state was reset: no tier fired, nothing filled."
+                )
+            else:
+                note = "its tier state is kept: fired tiers stay fired."
+            messages.success(request, f"Level {level.pk} saved; {note}")
+            return redirect(panel.home_url)
+    context = {"panel": panel, "level": level, "form": form, "price_before": price_before}
+    status = 400 if form.is_bound else 200
+    return render(request, "dashboard/level_edit.html", context, status=status)
 
 
 def _set_active(

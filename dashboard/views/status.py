@@ -33,6 +33,16 @@ def kill_switch(request: HtmxHttpRequest) -> HttpResponse:
     return render_page(request, "dashboard/status.html", status_context(), partial="status")
 
 
+@require_POST
+@staff_required
+def close_everything(request: HtmxHttpRequest) -> HttpResponse:
+    """Pause every entry and ask the bot to close every side of every symbol it trades."""
+    services.bot_close_everything(requested_by=request.user.get_username())
+    if not request.htmx:
+        return redirect("dashboard:status")
+    return render_page(request, "dashboard/status.html", status_context(), partial="status")
+
+
 def status_context() -> dict[str, Any]:
     """The status block, for the page, its polling and the live socket alike."""
     bot = selectors.bot_status_get()

@@ -40,7 +40,7 @@ def test_tiers_saved_through_the_form_show_in_widget_and_table(signed_in: Browse
     signed_in.fill({"id_tier1_pct": "0.005", "id_tier2_pct": "0.003", "id_tier3_pct": "0.0015"})
     signed_in.click("#tiers-widget button[type=submit]")
 
-    signed_in.wait_for(lambda: "Saved." in signed_in.text("#tiers-widget"), "the tiers saved")
+    signed_in.wait_for(lambda: "Saved:" in signed_in.text("#tiers-widget"), "the tiers saved")
     assert "Now 0.5% / 0.3% / 0.15% from each level" in signed_in.text("#tiers-widget")
     assert "tiers 0.5% / 0.3% / 0.15%" in signed_in.text("#levels-table caption")
     assert signed_in.page_mark() == NOT_RELOADED

@@ -11,7 +11,7 @@ from django.test import Client
 from tests.dashboard.conftest import HTMX
 from tests.dashboard.factories import BacktestRunFactory
 from tests.factories import LevelFactory, SymbolTiersFactory
-from trading.models import BotSettings, Level, SymbolTiers
+from trading.models import BotSettings, CloseRequest, Level, SymbolTiers
 
 pytestmark = pytest.mark.django_db
 
@@ -32,6 +32,8 @@ ROUTES = [
     ("get", "/trades"),
     ("get", "/status"),
     ("post", "/kill-switch"),
+    ("post", "/close-everything"),
+    ("post", "/positions/binanceusdm/BTCUSDT/LONG/close"),
     ("get", "/backtests"),
     ("get", "/backtests/{run}"),
 ]
@@ -68,7 +70,13 @@ def unchanged() -> bool:
     level = Level.objects.get()
     tiers = SymbolTiers.objects.get()
     paused = BotSettings.load().entries_paused
-    return level.is_active and tiers.tier1_pct == SymbolTiersFactory.tier1_pct and not paused
+    closing = CloseRequest.objects.exists()
+    return (
+        level.is_active
+        and tiers.tier1_pct == SymbolTiersFactory.tier1_pct
+        and not paused
+        and not closing
+    )
 
 
 @pytest.mark.parametrize(("method", "path"), ROUTES)
@@ -102,7 +110,8 @@ def test_users_who_are_not_staff_are_refused(viewer_client: Client, method: str,
 def test_staff_get_an_answer(staff_client: Client, method: str, path: str) -> None:
     response, _ = request(staff_client, method, path)
     assert response.status_code in (200, 302)
-    assert response.status_code == 200 or response["Location"].startswith(("/levels/", "/status"))
+    redirects = ("/levels/", "/status", "/positions")
+    assert response.status_code == 200 or response["Location"].startswith(redirects)
 
 
 @pytest.mark.parametrize(

@@ -270,7 +270,7 @@ def test_setting_tiers_with_htmx_saves_them_and_returns_the_widget_and_the_table
         D("0.002"),
     )
     assert html.lstrip().startswith('<section id="tiers-widget"')
-    assert "Now 1% / 0.6% / 0.2%" in html and "Saved." in html
+    assert "Now 1% / 0.6% / 0.2%" in html and "tiers already fired stay fired" in html
     assert '<div id="levels-table"' in html
     table_tag = html[html.index('<div id="levels-table"') :].split(">")[0]
     assert 'hx-swap-oob="true"' in table_tag
@@ -587,3 +587,72 @@ def test_an_exit_outside_zero_and_one_is_refused_beside_its_field(
     sentence = messages.EXIT_PCT_RANGE.replace("%%", "%")
     assert sentence in field_block(response.content.decode(), field)
     assert not Level.objects.exists()
+
+
+# Editing a level: a new price resets its tier state, other changes keep it ---------------------
+
+
+def edit_url(level: Level) -> str:
+    return f"/levels/binanceusdm/BTCUSDT/{level.pk}/edit"
+
+
+@pytest.fixture
+def fired_level() -> Level:
+    level = LevelFactory(level_price=D("61500.5"), base_size=D("0.003"))
+    TierStateFactory(level=level, side=Side.LONG, fired_tiers=[1, 2], filled_size=D("0.006"))
+    TierStateFactory(level=level, side=Side.SHORT, fired_tiers=[], filled_size=D("0"))
+    return level
+
+
+def test_the_edit_page_shows_the_level_and_what_an_edit_does(
+    staff_client: Client, fired_level: Level
+) -> None:
+    html = staff_client.get(edit_url(fired_level)).content.decode()
+    assert 'value="61500.5"' in field_block(html, "level_price")
+    assert "A new <strong>price</strong> moves every boundary" in html
+    assert f'href="{edit_url(fired_level)}"' in staff_client.get(PAGE).content.decode()
+
+
+def test_a_new_size_keeps_the_tier_state(staff_client: Client, fired_level: Level) -> None:
+    data = {**GOOD_LEVEL, "base_size": "0.004"}
+    response = staff_client.post(edit_url(fired_level), data, follow=True)
+    assert response.redirect_chain[-1][0].startswith(PAGE)
+    assert "its tier state is kept: fired tiers stay fired." in response.content.decode()
+    level = Level.objects.get()
+    assert (level.base_size, level.level_price) == (D("0.004"), D("61500.5"))
+    long = TierState.objects.get(level=level, side=Side.LONG)
+    assert (long.fired_tiers, long.filled_size, long.cycle) == ([1, 2], D("0.006"), 0)
+
+
+def test_a_new_price_resets_the_tier_state_and_keeps_the_cooldown(
+    staff_client: Client, fired_level: Level
+) -> None:
+    Level.objects.filter(pk=fired_level.pk).update(last_trigger_ms=123)
+    data = {**GOOD_LEVEL, "level_price": "60000"}
+    response = staff_client.post(edit_url(fired_level), data, follow=True)
+    assert "its price changed, so its tier state was reset" in response.content.decode()
+    level = Level.objects.get()
+    assert (level.level_price, level.last_trigger_ms) == (D("60000"), 123)
+    for state in TierState.objects.filter(level=level):
+        assert (state.fired_tiers, state.filled_size, state.cycle) == ([], D("0"), 1)
+
+
+def test_an_invalid_edit_shows_the_error_and_changes_nothing(
+    staff_client: Client, fired_level: Level
+) -> None:
+    response = staff_client.post(edit_url(fired_level), {**GOOD_LEVEL, "level_price": "-5"})
+    assert response.status_code == 400
+    assert messages.LEVEL_PRICE_POSITIVE in field_block(response.content.decode(), "level_price")
+    level = Level.objects.get()
+    assert level.level_price == D("61500.5")
+    assert TierState.objects.get(level=level, side=Side.LONG).fired_tiers == [1, 2]
+
+
+def test_a_level_of_another_symbol_cannot_be_edited_here(staff_client: Client) -> None:
+    other = LevelFactory(symbol="ETH/USDT:USDT")
+    assert staff_client.get(edit_url(other)).status_code == 404
+
+
+def test_only_listed_fields_can_be_edited(fired_level: Level) -> None:
+    with pytest.raises(ValueError, match="cannot be edited: symbol"):
+        services.level_update(level=fired_level, symbol="ETH/USDT:USDT")

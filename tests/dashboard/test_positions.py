@@ -14,7 +14,7 @@ from tests.dashboard.conftest import HTMX
 from tests.dashboard.factories import FeedStatusFactory, PaperPositionFactory
 from tests.factories import BotSessionFactory, LevelFactory
 from trading import selectors
-from trading.models import BotSession, FeedStatus, MarginType, Side
+from trading.models import BotSession, BotSettings, CloseRequest, FeedStatus, MarginType, Side
 
 pytestmark = pytest.mark.django_db
 
@@ -66,6 +66,7 @@ def test_positions_page_shows_every_column_of_an_open_position(staff_client: Cli
         "Margin type",
         "Realized PnL",
         "Fees",
+        "Close",
     ]
     assert rows(html) == [
         [
@@ -80,6 +81,7 @@ def test_positions_page_shows_every_column_of_an_open_position(staff_client: Cli
             "isolated",
             "+1.50",
             "0.25",
+            "Close",
         ]
     ]
     assert 'href="/levels/binanceusdm/BTCUSDT"' in html
@@ -206,3 +208,46 @@ def test_a_session_older_than_the_timeout_is_not_trusted_for_prices(staff_client
     PaperPositionFactory()
     (row,) = rows(staff_client.get("/positions").content.decode())
     assert row[5] == "63000 old"
+
+
+def test_a_side_is_closed_on_request_behind_a_confirmation(staff_client: Client) -> None:
+    PaperPositionFactory(exchange="binanceusdm", symbol="BTC/USDT:USDT", side=Side.LONG)
+    page = staff_client.get("/positions").content.decode()
+    assert 'hx-post="/positions/binanceusdm/BTCUSDT/LONG/close"' in page
+    assert 'hx-confirm="Close the whole LONG side of BTC/USDT:USDT on binanceusdm' in page
+    response = staff_client.post("/positions/binanceusdm/BTCUSDT/LONG/close", headers=HTMX)
+    html = response.content.decode()
+    assert response.status_code == 200 and "<html" not in html
+    request = CloseRequest.objects.get()
+    assert (request.exchange, request.symbol, request.side, request.status) == (
+        "binanceusdm",
+        "BTC/USDT:USDT",
+        Side.LONG,
+        "pending",
+    )
+    assert request.requested_by  # the staff user who asked
+    assert "Close requests" in html and "waiting for the bot" in html
+    plain = staff_client.post("/positions/binanceusdm/BTCUSDT/LONG/close")
+    assert plain.status_code == 302 and plain["Location"] == "/positions"
+    assert CloseRequest.objects.count() == 1  # one waiting request per side
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/positions/binanceusdm/BTCUSDT/BOTH/close", "/positions/binanceusdm/NOSUCH!/LONG/close"],
+)
+def test_a_close_of_an_unknown_side_or_symbol_is_404(staff_client: Client, path: str) -> None:
+    assert staff_client.post(path).status_code == 404
+    assert not CloseRequest.objects.exists()
+
+
+def test_close_everything_pauses_entries_and_asks_to_close_every_side(
+    staff_client: Client,
+) -> None:
+    LevelFactory(exchange="binanceusdm", symbol="BTC/USDT:USDT")
+    page = staff_client.get("/status").content.decode()
+    assert "Pause entries and close everything" in page
+    response = staff_client.post("/close-everything", headers=HTMX)
+    assert response.status_code == 200
+    assert BotSettings.load().entries_paused is True
+    assert sorted(CloseRequest.objects.values_list("side", flat=True)) == ["LONG", "SHORT"]

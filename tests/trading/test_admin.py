@@ -113,14 +113,15 @@ def test_adding_symbol_tiers_out_of_order_shows_the_error_and_saves_nothing(
     assert not SymbolTiers.objects.exists()
 
 
-def test_level_change_page_shows_trading_fields_read_only(admin_client: Client) -> None:
+def test_level_change_page_edits_the_level_but_not_its_exchange_or_symbol(
+    admin_client: Client,
+) -> None:
     level = level_with_state()
     response = admin_client.get(reverse("admin:trading_level_change", args=[level.pk]))
     assert response.status_code == 200
-    assert set(response.context["adminform"].form.fields) == {"is_active", "note"}
-    page = response.content.decode()
-    assert "62750" in page
-    assert 'name="level_price"' not in page
+    fields = set(response.context["adminform"].form.fields)
+    assert {"level_price", "base_size", "leverage", "take_profit_pct", "note"} <= fields
+    assert not {"exchange", "symbol", "source", "last_trigger_ms"} & fields
     assert [
         form.instance.side for form in response.context["inline_admin_formsets"][0].formset
     ] == [
@@ -129,19 +130,43 @@ def test_level_change_page_shows_trading_fields_read_only(admin_client: Client) 
     ]
 
 
-def test_level_change_page_saves_note_and_pause_but_never_trading_fields(
-    admin_client: Client,
-) -> None:
+def fire_long(level: Level) -> None:
+    TierState.objects.filter(level=level, side=Side.LONG).update(
+        fired_tiers=[1], filled_size=D("0.002")
+    )
+
+
+def test_a_new_size_in_the_admin_keeps_the_tier_state(admin_client: Client) -> None:
     level = level_with_state()
+    fire_long(level)
     url = reverse("admin:trading_level_change", args=[level.pk])
     data = page_data(admin_client.get(url))
-    data.update(note="weekly high", level_price="1", leverage="125")
+    data.update(note="weekly high", base_size="0.003", leverage="20")
     del data["is_active"]  # unticked
     response = admin_client.post(url, data)
     assert response.status_code == 302, response.context["adminform"].form.errors
     level.refresh_from_db()
-    assert (level.note, level.is_active) == ("weekly high", False)
-    assert (level.level_price, level.leverage) == (D(62750), 10)
+    assert (level.note, level.is_active, level.base_size, level.leverage) == (
+        "weekly high",
+        False,
+        D("0.003"),
+        20,
+    )
+    state = TierState.objects.get(level=level, side=Side.LONG)
+    assert (state.fired_tiers, state.cycle) == ([1], 0)
+
+
+def test_a_new_price_in_the_admin_resets_the_tier_state(admin_client: Client) -> None:
+    level = level_with_state()
+    fire_long(level)
+    url = reverse("admin:trading_level_change", args=[level.pk])
+    data = page_data(admin_client.get(url))
+    data.update(level_price="63000")
+    response = admin_client.post(url, data, follow=True)
+    assert "tier state was reset" in response.content.decode()
+    state = TierState.objects.get(level=level, side=Side.LONG)
+    assert (state.fired_tiers, state.filled_size, state.cycle) == ([], D("0"), 1)
+    assert Level.objects.get(pk=level.pk).level_price == D(63000)
 
 
 def test_level_change_page_leaves_runtime_state_alone(admin_client: Client) -> None:

@@ -11,6 +11,7 @@ from trading.models.bot import BotSession, BotSettings
 from trading.models.levels import Level, SymbolRisk, SymbolTiers, TierState
 from trading.models.markets import Market
 from trading.models.notifications import NotificationMark
+from trading.models.requests import CloseRequest
 from trading.models.runtime import (
     FeedStatus,
     Installation,
@@ -24,6 +25,7 @@ __all__ = [
     "BacktestRun",
     "BotSession",
     "BotSettings",
+    "CloseRequest",
     "FeedStatus",
     "Installation",
     "Level",

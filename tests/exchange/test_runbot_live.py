@@ -1,0 +1,216 @@
+"""runbot --live against the local Bybit simulator, ccxt's real bybit class in between, and each
+fault the simulator can play: no duplicate order, every fill recorded, tier state consistent
+with the exchange, and trading resuming within a bounded time once the fault is over.
+
+Each test replays real BTCUSDT trades (2024-07-19, five minutes) at 30x through the simulator
+while runbot trades the golden scenario's two levels on it, as a real process on its own SQLite
+database. The fault is played after the bot's first fill.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from tests.runtime.conftest import ROOT, BotDatabase, log_events
+from tests.shared_data import GOLDEN, GOLDEN_SCENARIOS
+from trading.exchange.simulator import SimulatorThread
+
+SYMBOL = "BTC/USDT:USDT"
+TRADES = GOLDEN_SCENARIOS["btcusdt_2024-07-19"]
+SPEED = 30  # five minutes of trades in ten seconds
+RUN_FOR_S = 14
+RECOVER_WITHIN_S = 5.0
+
+
+@pytest.fixture
+def live_db(tmp_path: Path) -> BotDatabase:
+    database = BotDatabase(tmp_path / "bot.sqlite3")
+    assert database.manage("migrate", "--noinput").returncode == 0
+    scenario = json.loads((GOLDEN / "btcusdt_2024-07-19.scenario.json").read_text())
+    scenario["exchange"] = "bybit"
+    database.setup(scenario)
+    # Reload (and so resync positions) twice a second; a feed silent for 1 s is stale.
+    with_settings = database.manage(
+        "shell",
+        "-c",
+        "from trading.models import BotSettings; s = BotSettings.load(); "
+        "s.levels_reload_ms = 500; s.heartbeat_timeout_s = 1; s.save()",
+    )
+    assert with_settings.returncode == 0, with_settings.stderr
+    return database
+
+
+@pytest.fixture
+def sim() -> Iterator[SimulatorThread]:
+    with SimulatorThread(trades=TRADES, speed=SPEED, replay_paused=True) as running:
+        yield running
+
+
+def start_bot(db: BotDatabase, sim: SimulatorThread) -> subprocess.Popen[str]:
+    db_env = db.env
+    db_env.update(
+        LEVELBOT_BYBIT_API_KEY="k",
+        LEVELBOT_BYBIT_SECRET="s",
+        LEVELBOT_BYBIT_REST_URL=sim.rest_url,
+        LEVELBOT_BYBIT_WS_URL=sim.ws_url,
+        LEVELBOT_REST_TIMEOUT_MS="500",
+    )
+    command = ["runbot", "--live", "--feed", "live", "--exchange", "bybit"]
+    return subprocess.Popen(
+        [sys.executable, "manage.py", *command, "--run-for", str(RUN_FOR_S)],
+        cwd=ROOT,
+        env=db_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wait_for(condition: Callable[[], bool], what: str, timeout: float = 15) -> float:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return time.monotonic()
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def filled(db: BotDatabase) -> list[dict]:
+    rows = db.rows("SELECT * FROM trading_trade WHERE status = 'filled' ORDER BY id")
+    return [dict(r) for r in rows]
+
+
+def run_with_fault(
+    db: BotDatabase, sim: SimulatorThread, fault: Callable[[SimulatorThread], None] | None
+) -> tuple[list[dict], str]:
+    """Start the bot, start the replay, play the fault after the first fill, wait for the end;
+    returns the bot's log events and its stderr."""
+    bot = start_bot(db, sim)
+    try:
+        wait_for(lambda: bool(db.rows("SELECT 1 FROM trading_feedstatus")), "the bot to start")
+        sim.start_replay()
+        wait_for(lambda: bool(filled(db)), "a first fill")
+        if fault is not None:
+            fault(sim)
+        out, err = bot.communicate(timeout=RUN_FOR_S + 30)
+    finally:
+        if bot.poll() is None:
+            bot.kill()
+    assert bot.returncode == 0, err
+    return log_events(out), err
+
+
+def assert_consistent(db: BotDatabase, sim: SimulatorThread) -> None:
+    """No duplicate, no lost fill, nothing left unsettled, positions as the exchange holds."""
+    orders = [o for o in sim.orders() if o["createType"] == "CreateByUser"]  # not a liquidation
+    ids = Counter(o["orderLinkId"] for o in orders)
+    assert ids and max(ids.values()) == 1, f"duplicate orders on the exchange: {ids}"
+    recorded = {t["client_order_id"]: t for t in filled(db)}
+    assert set(recorded) == set(ids), "every exchange order recorded filled, and only those"
+    for order in orders:
+        trade = recorded[order["orderLinkId"]]
+        assert Decimal(str(trade["size"])) == Decimal(str(order["qty"]))
+        assert abs(float(trade["price"]) - order["price"]) < 1e-6
+    assert not db.rows("SELECT 1 FROM trading_trade WHERE status IN ('intent', 'sent')")
+    held = sim.positions()
+    for side in ("LONG", "SHORT"):
+        states = db.rows("SELECT filled_size FROM trading_tierstate WHERE side = ?", side)
+        size = held.get(side, {}).get("size", 0.0)
+        levels_hold = sum(Decimal(str(r["filled_size"])) for r in states)
+        # Every level's fills on a side make up the account's side (closes reset them to 0).
+        assert float(levels_hold) == pytest.approx(size, abs=1e-9), side
+
+
+def event_times(events: list[dict], name: str) -> list[float]:
+    from datetime import datetime
+
+    return [
+        datetime.fromisoformat(e["timestamp"].replace("Z", "+00:00")).timestamp()
+        for e in events
+        if e["event"] == name
+    ]
+
+
+def test_live_trading_on_the_simulator_records_every_fill_once(live_db, sim):
+    events, _ = run_with_fault(live_db, sim, None)
+    assert_consistent(live_db, sim)
+    assert len(filled(live_db)) >= 3
+    stopped = next(e for e in events if e["event"] == "symbol stopped")
+    assert stopped["orders"] == len(sim.orders())
+
+
+def test_a_dropped_socket_reconnects_and_resyncs(live_db, sim):
+    ended: list[float] = []
+
+    def drop(sim: SimulatorThread) -> None:
+        sim.drop_websockets()
+        ended.append(time.time())
+
+    events, _ = run_with_fault(live_db, sim, drop)
+    assert_consistent(live_db, sim)
+    reconnected = [t for t in event_times(events, "feed reconnected") if t >= ended[0]]
+    assert reconnected and reconnected[0] - ended[0] < RECOVER_WITHIN_S
+    (status,) = live_db.rows("SELECT reconnects FROM trading_feedstatus")
+    assert status["reconnects"] >= 1
+
+
+def test_a_silent_stall_makes_the_feed_stale_until_data_flows_again(live_db, sim):
+    ended: list[float] = []
+
+    def stall(sim: SimulatorThread) -> None:
+        sim.stall_websockets(2.5)
+        ended.append(time.time() + 2.5)
+
+    events, _ = run_with_fault(live_db, sim, stall)
+    assert_consistent(live_db, sim)
+    assert event_times(events, "feed stale"), "a 2.5 s silence against a 1 s heartbeat"
+    recovered = [t for t in event_times(events, "feed recovered") if t >= ended[0] - 0.5]
+    assert recovered and recovered[0] - ended[0] < RECOVER_WITHIN_S
+
+
+def test_an_order_answered_after_the_timeout_is_found_by_its_id_not_sent_again(live_db, sim):
+    events, _ = run_with_fault(live_db, sim, lambda s: s.delay_next_orders(1, 1.5))
+    assert_consistent(live_db, sim)
+    lost = [e for e in events if e["event"] == "order answer lost"]
+    assert lost, "the delayed order timed out at 500 ms"
+    assert lost[0]["client_order_id"] in {o["orderLinkId"] for o in sim.orders()}
+
+
+def test_rate_limit_answers_back_off_and_the_order_goes_through(live_db, sim):
+    events, _ = run_with_fault(live_db, sim, lambda s: s.rate_limit_next(2))
+    assert_consistent(live_db, sim)
+    limited = [e for e in events if e["event"] == "rate limited"]
+    assert len(limited) == 2
+    assert len({e["client_order_id"] for e in limited}) == 1  # the same order, retried
+
+
+def test_a_refused_order_is_recorded_with_the_reason_and_not_retried(live_db, sim):
+    run_with_fault(live_db, sim, lambda s: s.insufficient_balance_next(1))
+    assert_consistent(live_db, sim)
+    (refused,) = live_db.rows("SELECT * FROM trading_trade WHERE status = 'rejected'")
+    assert "InsufficientFunds" in refused["error"] and "110007" in refused["error"]
+    assert refused["client_order_id"] not in {o["orderLinkId"] for o in sim.orders()}
+
+
+def test_a_position_closed_behind_the_bots_back_resets_that_side(live_db, sim):
+    closed: list[str] = []
+
+    def close_held_side(sim: SimulatorThread) -> None:
+        held = sim.positions()
+        side = next(s for s in ("LONG", "SHORT") if held.get(s, {}).get("size", 0) > 0)
+        sim.close_position("BTCUSDT", side)
+        closed.append(side)
+
+    events, _ = run_with_fault(live_db, sim, close_held_side)
+    outside = [e for e in events if e["event"] == "position closed outside the bot"]
+    assert outside and outside[0]["side"] == closed[0]
+    assert_consistent(live_db, sim)
