@@ -48,6 +48,7 @@ bench: $(VENV_STAMP)
 	$(BIN)/python bench/readers.py
 	$(BIN)/python bench/backtest.py
 	$(BIN)/python bench/runbot.py
+	$(BIN)/python bench/live.py
 	$(BIN)/python bench/web_load.py
 
 lint: $(VENV_STAMP)

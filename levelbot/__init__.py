@@ -1,6 +1,5 @@
-"""levelbot: a trading bot for crypto perpetual futures that defends price levels."""
+"""levelbot: a trading bot for crypto perpetual futures that defends price levels.
 
-# Loaded with Django so that `shared_task` binds to this app (celery's documented layout).
-from levelbot.celery import app as celery_app
-
-__all__ = ("celery_app",)
+The celery app lives in `levelbot.celery`; `celery -A levelbot` finds it there. It is not
+imported here, so that the bot and the web server do not carry celery in memory.
+"""

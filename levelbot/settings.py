@@ -8,7 +8,6 @@ Settings a trader tunes while the bot runs live in the BotSettings row instead.
 import os
 from pathlib import Path
 
-from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 from levelbot.env import (
@@ -144,24 +143,7 @@ CELERY_TASK_IGNORE_RESULT = True  # no result backend: nothing waits for a task'
 # Every task is bounded; each sets tighter limits of its own (trading/tasks.py).
 CELERY_TASK_SOFT_TIME_LIMIT = 240
 CELERY_TASK_TIME_LIMIT = 300
-# The periodic jobs (trading/tasks.py). A check that waited longer than its own period for a
-# worker is dropped (`expires`): the next one sees the same database.
-CELERY_BEAT_SCHEDULE = {
-    "dead-man-check": {
-        "task": "trading.tasks.dead_man_check",
-        "schedule": 30.0,
-        "options": {"expires": 30},
-    },
-    "reconcile-positions": {
-        "task": "trading.tasks.reconcile_positions",
-        "schedule": 300.0,
-        "options": {"expires": 300},
-    },
-    "daily-summary": {
-        "task": "trading.tasks.daily_summary",
-        "schedule": crontab(hour=0, minute=5),
-    },
-}
+# The periodic jobs' schedule is in levelbot/celery.py: only celery's processes load celery.
 
 # Notifications (trading/notify): destinations from the environment only; none set, none sent.
 LEVELBOT_TELEGRAM_BOT_TOKEN = os.environ.get("LEVELBOT_TELEGRAM_BOT_TOKEN", "")

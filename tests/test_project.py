@@ -9,7 +9,7 @@ from channels.testing import HttpCommunicator
 from django.conf import settings
 from django.core.management import call_command
 
-from levelbot import celery_app
+from levelbot.celery import app as celery_app
 
 
 def test_asgi_application_serves_django_over_http() -> None:
@@ -22,6 +22,25 @@ def test_asgi_application_serves_django_over_http() -> None:
     response = async_to_sync(communicator.get_response)()
     assert response["status"] == 200
     assert b'name="password"' in response["body"]
+
+
+def test_the_bot_and_the_web_server_do_not_load_celery() -> None:
+    import subprocess
+    import sys
+
+    probe = (
+        "import django, sys; django.setup(); "
+        "import trading.runtime.bot, dashboard.urls, trading.notify; "
+        "print(sorted(m for m in ('celery', 'kombu') if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**__import__("os").environ, "DJANGO_SETTINGS_MODULE": "levelbot.settings"},
+    )
+    assert done.stdout.strip() == "[]"
 
 
 def test_celery_app_reads_the_celery_settings() -> None:

@@ -1,4 +1,4 @@
-"""Celery tasks: notification delivery, and the periodic jobs of CELERY_BEAT_SCHEDULE.
+"""Celery tasks: notification delivery, and the periodic jobs of levelbot/celery.py's schedule.
 
 Thin on purpose: each job asks `trading.reports` what to tell and hands it to `notify()`. Each
 is also a plain function (`dead_man_check()` runs it here and now), which is how tests call

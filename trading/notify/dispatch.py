@@ -129,6 +129,7 @@ def _hand_to_celery(
     notification: Notification, names: list[str], config: Destinations
 ) -> list[str]:
     """Queue one task per destination (each retries on its own); return those not queued."""
+    import levelbot.celery  # noqa: F401  (the app the task binds to: broker from REDIS_URL)
     from trading.tasks import deliver_notification
 
     payload = notification.as_dict()
