@@ -7,15 +7,19 @@ the admin shows and the database constraints carry.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from django import forms
 
 from dashboard.symbols import UnknownSymbol, unified_symbol
 from trading import messages
+from trading.backtest.scenario import ScenarioError
 from trading.choices import MAX_LEVERAGE
 from trading.models import Level, SymbolTiers
+from trading.models.backtests import FEE_RATE_NOT_NEGATIVE, SLIPPAGE_NOT_NEGATIVE
 from trading.numbers import plain
+from trading.selectors import scenario_from_db
 from trading.validators import validate_exchange_id
 
 
@@ -164,3 +168,101 @@ class SymbolPickForm(forms.Form):
             return unified_symbol(self.cleaned_data["symbol"])
         except UnknownSymbol as e:
             raise forms.ValidationError(str(e)) from None
+
+
+class BacktestJobForm(forms.Form):
+    """A backtest to run in the background: the symbol's levels and tiers in the database,
+    replayed over data files on the server."""
+
+    exchange = forms.CharField(
+        max_length=32,
+        validators=[validate_exchange_id],
+        error_messages={"required": "Enter the exchange's ccxt id, such as binanceusdm."},
+        widget=forms.TextInput(
+            attrs={
+                "list": "backtest-exchanges",
+                "placeholder": "binanceusdm",
+                "autocomplete": "off",
+            }
+        ),
+    )
+    symbol = forms.CharField(
+        max_length=64,
+        error_messages={"required": "Enter a symbol, such as BTCUSDT or BTC/USDT:USDT."},
+        widget=forms.TextInput(attrs={"placeholder": "BTCUSDT", "autocomplete": "off"}),
+    )
+    data_files = forms.CharField(
+        label="Data files",
+        error_messages={"required": "Enter the path of a trades or candles file on the server."},
+        help_text="Paths on the server, one a line, in time order: trades or 1-minute candles "
+        "as .csv, .csv.gz or .zip.",
+        widget=forms.Textarea(
+            attrs={"rows": 3, "placeholder": "/data/BTCUSDT-trades-2024-07-19.csv.gz"}
+        ),
+    )
+    fee_rate = forms.DecimalField(
+        label="Fee rate",
+        initial="0",
+        min_value=0,
+        max_digits=8,
+        decimal_places=6,
+        error_messages={
+            **_number_messages("the fee rate", "0.0005"),
+            "min_value": FEE_RATE_NOT_NEGATIVE,
+        },
+        help_text="Taker fee per fill: 0.0005 is 5 bp.",
+        widget=forms.NumberInput(attrs={"step": "any", "min": 0}),
+    )
+    slippage_bps = forms.DecimalField(
+        label="Slippage (bps)",
+        initial="0",
+        min_value=0,
+        max_digits=8,
+        decimal_places=2,
+        error_messages={
+            **_number_messages("the slippage", "1"),
+            "min_value": SLIPPAGE_NOT_NEGATIVE,
+        },
+        help_text="Each fill this much worse than the trade's price.",
+        widget=forms.NumberInput(attrs={"step": "any", "min": 0}),
+    )
+
+    def clean_symbol(self) -> str:
+        try:
+            return unified_symbol(self.cleaned_data["symbol"])
+        except UnknownSymbol as e:
+            raise forms.ValidationError(str(e)) from None
+
+    def clean_data_files(self) -> list[str]:
+        """Absolute paths (a worker may start elsewhere), each file's head read as ticks."""
+        from trading.backtest.formats import DataFileError  # pyarrow only when a form is sent
+        from trading.backtest.readers import open_ticks
+
+        lines = self.cleaned_data["data_files"].splitlines()
+        paths = [str(Path(line.strip()).expanduser().absolute()) for line in lines if line.strip()]
+        if not paths:
+            raise forms.ValidationError(self.fields["data_files"].error_messages["required"])
+        errors = []
+        for path in paths:
+            try:
+                open_ticks(path)
+            except DataFileError as e:
+                errors.append(str(e))
+        if not errors:
+            try:
+                open_ticks(paths)  # a run replays trades or candles, not both
+            except DataFileError as e:
+                errors.append(str(e))
+        if errors:
+            raise forms.ValidationError(errors)
+        return paths
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        exchange, symbol = cleaned.get("exchange"), cleaned.get("symbol")
+        if exchange and symbol:
+            try:
+                scenario_from_db(exchange=exchange, symbol=symbol)
+            except ScenarioError as e:
+                self.add_error("symbol", str(e))
+        return cleaned

@@ -52,5 +52,6 @@ urlpatterns = [
     path("kill-switch", status.kill_switch, name="kill-switch"),
     path("close-everything", status.close_everything, name="close-everything"),
     path("backtests", backtests.run_list, name="backtests"),
+    path("backtests/jobs", backtests.jobs, name="backtest-jobs"),
     path("backtests/<int:run_id>", backtests.run_detail, name="backtest"),
 ]

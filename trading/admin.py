@@ -22,6 +22,8 @@ from django.utils.translation import ngettext
 
 from trading import services
 from trading.models import (
+    AccountRisk,
+    BacktestJob,
     BacktestRun,
     BotSession,
     BotSettings,
@@ -279,6 +281,11 @@ class SymbolRiskAdmin(admin.ModelAdmin):
     search_fields = ("exchange", "symbol")
 
 
+@admin.register(AccountRisk)
+class AccountRiskAdmin(admin.ModelAdmin):
+    list_display = ("exchange", "daily_loss_limit", "updated_at")
+
+
 @admin.register(BotSession)
 class BotSessionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("id", "hostname", "pid", "started_at", "heartbeat_at", "stopped_at", "alive")
@@ -412,3 +419,12 @@ class BacktestRunAdmin(admin.ModelAdmin):
 @admin.register(Installation)
 class InstallationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("order_prefix", "created_at")
+
+
+@admin.register(BacktestJob)
+class BacktestJobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Backtests started from the dashboard: written only by their worker."""
+
+    list_display = ("created_at", "exchange", "symbol", "status", "progress", "run", "requested_by")
+    list_filter = ("status", "exchange")
+    search_fields = ("symbol", "error")

@@ -7,16 +7,20 @@ that was rolled back.
 from __future__ import annotations
 
 import logging
+import threading
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from django.db import transaction
+from django.conf import settings
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from trading.backtest.scenario import Scenario, scenario_to_dict
+from trading.backtest.formats import DataFileError
+from trading.backtest.scenario import Scenario, ScenarioError, scenario_to_dict
 from trading.engine import RiskLimits
 from trading.models import (
+    BacktestJob,
     BacktestRun,
     BotSettings,
     CloseRequest,
@@ -28,6 +32,7 @@ from trading.models import (
     TierState,
 )
 from trading.models.backtests import SAVED_ORDERS_MAX
+from trading.selectors import scenario_from_db
 
 if TYPE_CHECKING:  # the bot process never loads numpy for this
     from trading.backtest.runner import Backtest
@@ -315,3 +320,149 @@ def bot_close_everything(*, requested_by: str = "") -> list[CloseRequest]:
         for exchange, symbol in sorted(set(pairs))
         for side in Side.values
     ]
+
+
+# Backtests started from the dashboard: a job row, replayed by celery or a background thread.
+
+
+@transaction.atomic
+def backtest_job_start(
+    *,
+    exchange: str,
+    symbol: str,
+    data_files: list[str],
+    fee_rate: Decimal,
+    slippage_bps: Decimal,
+    requested_by: str = "",
+) -> BacktestJob:
+    """Queue a backtest of the (exchange, symbol)'s levels and tiers in the database over the
+    data files, and hand it off once the job is committed; returns at once, never waiting on
+    the replay.
+
+    With REDIS_URL the celery task `trading.tasks.run_backtest_job` replays it (in this process
+    if the broker does not take it); without, a daemon thread of this process does.
+    """
+    job = BacktestJob(
+        exchange=exchange,
+        symbol=symbol,
+        data_files=data_files,
+        fee_rate=fee_rate,
+        slippage_bps=slippage_bps,
+        requested_by=requested_by,
+    )
+    job.full_clean()
+    job.save()
+    job_id = job.pk
+    transaction.on_commit(lambda: _backtest_job_hand_off(job_id))
+    _log_on_commit("backtest job %s queued: %s %s by %s", job_id, exchange, symbol, requested_by)
+    return job
+
+
+def _backtest_job_hand_off(job_id: int) -> None:
+    # Even handing to the broker happens off the request: a broker that does not answer must
+    # not hold up the page.
+    threading.Thread(
+        target=_backtest_job_background,
+        args=(job_id,),
+        name=f"levelbot-backtest-{job_id}",
+        daemon=True,
+    ).start()
+
+
+def _backtest_job_background(job_id: int) -> None:
+    try:
+        if settings.REDIS_URL and _backtest_job_enqueue(job_id):
+            return
+        backtest_job_run(job_id=job_id)
+    except Exception:  # the database itself failed: nothing to mark the job with
+        logger.exception("Backtest job %s could not be run.", job_id)
+    finally:
+        connection.close()  # this thread's own connection
+
+
+def _backtest_job_enqueue(job_id: int) -> bool:
+    """Hand the job to a celery worker; False when the broker does not take it."""
+    import levelbot.celery  # noqa: F401  (the app the task binds to: broker from REDIS_URL)
+    from trading.notify.dispatch import BROKER_RETRY
+    from trading.tasks import run_backtest_job
+
+    try:
+        run_backtest_job.apply_async(args=[job_id], retry=True, retry_policy=BROKER_RETRY)
+    except Exception as e:
+        logger.warning(
+            "The celery broker did not take backtest job %s (%s); running it in the web "
+            "process instead. Check that Redis at REDIS_URL is up.",
+            job_id,
+            type(e).__name__,
+        )
+        return False
+    return True
+
+
+def backtest_job_run(*, job_id: int) -> BacktestJob | None:
+    """Replay a queued job: mark it running, write its progress as the files are read, then
+    save the run and link it (done), or say in a sentence why it stopped (failed).
+
+    A job that is not queued (taken by another worker, a task delivered twice) is left as it
+    is; None when there is no such job. The scenario is the symbol's levels and tiers in the
+    database when the replay starts.
+    """
+    from trading.backtest.replay import replay  # numpy and pyarrow: only where a replay runs
+
+    jobs = BacktestJob.objects.filter(pk=job_id)
+    taken = jobs.filter(status=BacktestJob.Status.QUEUED).update(
+        status=BacktestJob.Status.RUNNING, started_at=timezone.now(), progress=0.0
+    )
+    job = jobs.first()
+    if not taken:
+        logger.info("Backtest job %s is %s: not run again.", job_id, job.status if job else "gone")
+        return job
+    assert job is not None
+
+    def progress(share: float) -> None:
+        jobs.update(progress=round(share, 4))
+
+    try:
+        scenario = scenario_from_db(exchange=job.exchange, symbol=job.symbol)
+        done = replay(
+            scenario,
+            job.data_files,
+            fee_rate=float(job.fee_rate),
+            slippage_bps=float(job.slippage_bps),
+            on_progress=progress,
+        )
+        with transaction.atomic():
+            run = backtest_run_create(
+                backtest=done.backtest,
+                summary=done.summary,
+                data_files=list(job.data_files),
+                fee_rate=job.fee_rate,
+                slippage_bps=job.slippage_bps,
+                candles=done.stats.candles,
+            )
+            jobs.update(
+                status=BacktestJob.Status.DONE,
+                progress=1.0,
+                run=run,
+                finished_at=timezone.now(),
+            )
+        logger.info("Backtest job %s done: run %s.", job_id, run.pk)
+    except (DataFileError, ScenarioError) as e:
+        _backtest_job_fail(job_id, str(e))
+    except OSError as e:
+        _backtest_job_fail(job_id, f"{e.filename or 'A data file'}: cannot be read ({e.strerror}).")
+    except Exception as e:
+        logger.exception("Backtest job %s stopped on an unexpected error.", job_id)
+        _backtest_job_fail(
+            job_id,
+            f"The backtest stopped on an unexpected error ({type(e).__name__}); the traceback "
+            "is in the log of the process that ran it. Check the files and start it again.",
+        )
+    return jobs.first()
+
+
+def _backtest_job_fail(job_id: int, message: str) -> None:
+    logger.warning("Backtest job %s failed: %s", job_id, message)
+    BacktestJob.objects.filter(pk=job_id).update(
+        status=BacktestJob.Status.FAILED, error=message, finished_at=timezone.now()
+    )

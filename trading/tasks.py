@@ -62,3 +62,13 @@ def daily_summary(day: str | None = None) -> int:
     """`daily_summary` of `day` (ISO date), by default the previous UTC day; once a day."""
     which = date.fromisoformat(day) if day else reports.previous_utc_day()
     return _tell(reports.daily_summary_notifications(day=which))
+
+
+@shared_task(soft_time_limit=4 * 3600, time_limit=4 * 3600 + 60)
+def run_backtest_job(job_id: int) -> str | None:
+    """Replay a backtest job started from the dashboard (`services.backtest_job_start`);
+    returns the job's status at the end, None when there is no such job."""
+    from trading.services import backtest_job_run
+
+    job = backtest_job_run(job_id=job_id)
+    return job.status if job else None

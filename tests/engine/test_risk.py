@@ -73,11 +73,11 @@ def test_a_fire_that_needs_no_order_is_never_blocked():
 def test_kill_switch_ignores_every_crossing_but_exits_still_run():
     eng = engine(sentiment=SentimentConfig(enabled=True, window_s=60, threshold=0.6))
     eng.run([(0, 205, 0), (10_000, 203.5, 0)])
-    eng.halt_entries(True)
+    eng.halt_entries(IGNORED_KILL_SWITCH)
     events = eng.run([(20_000, 201.5, 0), (20_001, 201.5, 9.0)])
     assert [e.reason for e in ignored(events)] == [IGNORED_KILL_SWITCH]
     assert [(o[0], o[1]) for o in brief(events)] == [(SHORT, "close")]
-    eng.halt_entries(False)
+    eng.halt_entries(None)
     assert brief(eng.run([(90_000, 205, 0), (100_000, 203.5, 0)])) == [(SHORT, "open", (1,), 0.5)]
 
 

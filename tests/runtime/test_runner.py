@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.db import DEFAULT_DB_ALIAS, connections
 from django.utils import timezone
 
 from trading.engine import LONG, SHORT, RiskLimits
@@ -270,3 +272,63 @@ def test_kill_switch_and_risk_limits_reach_the_running_bot_on_reload(symbol):
     assert reasons == ["kill_switch", "", "max_position"]  # paused; tier 1 fires; tier 2 capped
     assert list(Trade.objects.values_list("size", flat=True)) == [Decimal("0.5")]
     assert TierState.objects.get(level=level, side=SHORT).fired_tiers == [1]
+
+
+class CommitCheckingExchange(PaperExchange):
+    """The paper exchange, which first looks through a database connection of its own at
+    what is committed when an order reaches it."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.seen: list[tuple[OrderRequest, dict[str, object]]] = []
+
+    async def place_order(self, order: OrderRequest) -> OrderResult:
+        committed = await asyncio.to_thread(committed_for, order.client_order_id)
+        self.seen.append((order, committed))
+        return await super().place_order(order)
+
+
+def committed_for(client_order_id: str) -> dict[str, object]:
+    """The intent's status, every tier state and every level's last trigger, as another
+    connection sees them: only what is committed."""
+    other = connections.create_connection(DEFAULT_DB_ALIAS)
+    try:
+        with other.cursor() as cursor:
+            cursor.execute(
+                "SELECT status FROM trading_trade WHERE client_order_id = %s", [client_order_id]
+            )
+            status = cursor.fetchone()
+            cursor.execute("SELECT level_id, side, fired_tiers, cycle FROM trading_tierstate")
+            states = {(pk, side): (json.loads(fired), cycle) for pk, side, fired, cycle in cursor}
+            cursor.execute("SELECT id, last_trigger_ms FROM trading_level")
+            triggers = dict(cursor.fetchall())
+    finally:
+        other.close()
+    return {"status": status and status[0], "states": states, "triggers": triggers}
+
+
+def test_no_order_reaches_the_exchange_before_its_intent_and_tier_state_are_committed(symbol):
+    low, high = make_level("200"), make_level("210")
+    BotSettings.objects.update(sentiment_enabled=True, sentiment_window_s=60)
+    exchange = CommitCheckingExchange(EXCHANGE)
+
+    async def scenario():
+        runner = runner_for(exchange)
+        await runner.start()
+        await runner.process([(0, 215.0, 0.0), (1000, 213.5, -1.0)])  # high's SHORT tier 1
+        await runner.process([(2000, 203.5, -1.0)])  # low's SHORT tier 1
+        await runner.process([(3000, 203.6, 10.0)])  # buyers lead: the SHORT side closes
+
+    asyncio.run(scenario())
+    assert [(o.action, o.side) for o, _ in exchange.seen] == [
+        ("open", SHORT),
+        ("open", SHORT),
+        ("close", SHORT),
+    ]
+    assert [seen["status"] for _, seen in exchange.seen] == ["intent"] * 3
+    (_, at_high), (_, at_low), (_, at_close) = exchange.seen
+    assert (at_high["states"][high.pk, SHORT], at_high["triggers"][high.pk]) == (([1], 0), 1000)
+    assert (at_low["states"][low.pk, SHORT], at_low["triggers"][low.pk]) == (([1], 0), 2000)
+    # A close resets every level of its side: all of it is on disk before the close goes out.
+    assert at_close["states"][high.pk, SHORT] == at_close["states"][low.pk, SHORT] == ([], 1)
+    assert set(Trade.objects.values_list("status", flat=True)) == {"filled"}

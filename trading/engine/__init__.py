@@ -8,6 +8,7 @@ from trading.engine.symbol import SymbolEngine
 from trading.engine.types import (
     IGNORED_ALREADY_FIRED,
     IGNORED_COOLDOWN,
+    IGNORED_DAILY_LOSS,
     IGNORED_KILL_SWITCH,
     IGNORED_MAX_LEVELS,
     IGNORED_MAX_NOTIONAL,
@@ -41,6 +42,7 @@ from trading.engine.types import (
 __all__ = [
     "IGNORED_ALREADY_FIRED",
     "IGNORED_COOLDOWN",
+    "IGNORED_DAILY_LOSS",
     "IGNORED_KILL_SWITCH",
     "IGNORED_MAX_LEVELS",
     "IGNORED_MAX_NOTIONAL",

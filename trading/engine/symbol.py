@@ -21,7 +21,6 @@ from trading.engine.sentiment import SentimentWindow
 from trading.engine.types import (
     IGNORED_ALREADY_FIRED,
     IGNORED_COOLDOWN,
-    IGNORED_KILL_SWITCH,
     IGNORED_MAX_LEVELS,
     IGNORED_MAX_NOTIONAL,
     IGNORED_MAX_POSITION,
@@ -115,7 +114,7 @@ class SymbolEngine:
     ) -> None:
         self._tiers = tiers
         self._risk = risk or RiskLimits()
-        self._halted = False
+        self._halted: str | None = None
         self._sentiment = SentimentWindow(sentiment or SentimentConfig())
         self._levels: dict[LevelId, _Level] = {}
         self._bounds: list[float] = []
@@ -173,12 +172,15 @@ class SymbolEngine:
         """New limits apply to the next entry; positions already held are not touched."""
         self._risk = risk
 
-    def halt_entries(self, halted: bool) -> None:
-        """The kill switch: while halted, every new crossing is ignored; exits still run."""
-        self._halted = halted
+    def halt_entries(self, reason: str | None) -> None:
+        """Halt every entry for `reason` (the kill switch, the daily loss limit), or let them
+        go again with None. While halted, every new crossing is ignored with that reason;
+        exits still run."""
+        self._halted = reason
 
     @property
-    def entries_halted(self) -> bool:
+    def entries_halted(self) -> str | None:
+        """Why entries are halted, or None."""
         return self._halted
 
     def set_sentiment(self, config: SentimentConfig) -> None:
@@ -387,10 +389,8 @@ class SymbolEngine:
         if not config.is_active:
             out.append(IgnoredCrossing(ts, config.level_id, side, tiers, price, IGNORED_PAUSED))
             return
-        if self._halted:
-            out.append(
-                IgnoredCrossing(ts, config.level_id, side, tiers, price, IGNORED_KILL_SWITCH)
-            )
+        if self._halted is not None:
+            out.append(IgnoredCrossing(ts, config.level_id, side, tiers, price, self._halted))
             return
         last = level.last_trigger
         if last is not None and ts - last < config.cool_down_ms:

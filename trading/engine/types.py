@@ -39,6 +39,7 @@ IGNORED_KILL_SWITCH: Final = "kill_switch"
 IGNORED_MAX_POSITION: Final = "max_position"
 IGNORED_MAX_NOTIONAL: Final = "max_notional"
 IGNORED_MAX_LEVELS: Final = "max_levels"
+IGNORED_DAILY_LOSS: Final = "daily_loss"
 
 LevelId: TypeAlias = str | int
 Number: TypeAlias = float | int | Decimal | str
@@ -281,6 +282,8 @@ _REASONS: Final = {
     IGNORED_MAX_POSITION: "crossed, but the order would take the side past its maximum position.",
     IGNORED_MAX_NOTIONAL: "crossed, but the order would take the side past its maximum notional.",
     IGNORED_MAX_LEVELS: "crossed, but as many levels as allowed already hold positions.",
+    IGNORED_DAILY_LOSS: "crossed after the account's daily loss limit was reached: no entry "
+    "until the next UTC day.",
 }
 
 

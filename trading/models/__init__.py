@@ -6,9 +6,9 @@ bot, a script, a shell) can store a row that breaks it.
 """
 
 from trading.choices import MarginType, Side, TradeAction, TradeReason, TradeStatus
-from trading.models.backtests import BacktestRun
+from trading.models.backtests import BacktestJob, BacktestRun
 from trading.models.bot import BotSession, BotSettings
-from trading.models.levels import Level, SymbolRisk, SymbolTiers, TierState
+from trading.models.levels import AccountRisk, Level, SymbolRisk, SymbolTiers, TierState
 from trading.models.markets import Market
 from trading.models.notifications import NotificationMark
 from trading.models.requests import CloseRequest
@@ -22,6 +22,8 @@ from trading.models.runtime import (
 from trading.models.trades import Trade
 
 __all__ = [
+    "AccountRisk",
+    "BacktestJob",
     "BacktestRun",
     "BotSession",
     "BotSettings",

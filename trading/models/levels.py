@@ -327,3 +327,32 @@ class SymbolRisk(models.Model):
             max_notional=None if self.max_notional is None else float(self.max_notional),
             max_levels=self.max_levels,
         )
+
+
+class AccountRisk(models.Model):
+    """Limits of one exchange account, over all its symbols; an empty limit is no limit."""
+
+    exchange = models.CharField(max_length=32, unique=True, validators=[validate_exchange_id])
+    daily_loss_limit = models.DecimalField(
+        **PRICE,
+        null=True,
+        blank=True,
+        validators=[GreaterThanValidator(0, messages.LIMIT_POSITIVE)],
+        help_text="When the day's realized PnL net of fees (UTC, settle currency) falls to "
+        "minus this much, every entry on the account pauses until the next UTC day; exits run.",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "account risk limits"
+        verbose_name_plural = "account risk limits"
+        constraints = [
+            check(
+                "trading_accountrisk_limit_positive",
+                Q(daily_loss_limit__isnull=True) | Q(daily_loss_limit__gt=0),
+                messages.LIMIT_POSITIVE,
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.exchange} account risk limits"

@@ -14,17 +14,19 @@ import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import structlog
 from asgiref.sync import sync_to_async
 
+from trading.choices import TradeReason
 from trading.feeds.base import Feed
 from trading.feeds.live import LiveFeed
 from trading.feeds.synthetic import SyntheticFeed
 from trading.models import FeedStatus
 from trading.runtime import store
+from trading.runtime.dailyloss import DailyLoss
 from trading.runtime.publish import Publisher
 from trading.runtime.runner import SymbolNotReady, SymbolRunner
 from trading.runtime.venues import VenueError, Venues, live_config
@@ -94,6 +96,7 @@ class Bot:
         self.prefix = ""
         self.publisher = Publisher.from_settings()
         self.refused: dict[tuple[str, str], str] = {}
+        self.daily_loss = DailyLoss()
 
     def _check_accounts(self, exchange_ids: tuple[str, ...] | set[str]) -> None:
         """Exchanges named for a live feed must be supported, and a live account must have
@@ -227,6 +230,8 @@ class Bot:
                 if task.done() and not task.cancelled() and (error := task.exception()):
                     raise error
             await sync_to_async(store.session_heartbeat)(self.session_id)
+            await self._close_on_request()
+            await self._check_daily_loss()
             for runner in self.runners.values():
                 await runner.check_stale()
                 await runner.save_events()
@@ -247,6 +252,26 @@ class Bot:
             if now - last_prune >= 3600:
                 last_prune = now
                 await sync_to_async(store.prune_events)(EVENT_RETENTION)
+
+    async def _check_daily_loss(self, today: date | None = None) -> None:
+        """Tally the fills recorded since the last look; pause or free each account's entries
+        by its daily loss limit (a new UTC day frees them)."""
+        fills, unsettled = await sync_to_async(store.fills_since)(self.daily_loss.floor)
+        self.daily_loss.add(fills)
+        self.daily_loss.settle_floor(unsettled)
+        limits = await sync_to_async(store.daily_loss_limits)()
+        today = today or datetime.now(UTC).date()
+        for (exchange_id, _), runner in self.runners.items():
+            hit = self.daily_loss.hit(exchange_id, today, limits.get(exchange_id))
+            await runner.set_loss_limit_hit(hit)
+
+    async def _close_on_request(self) -> None:
+        """Carry out the close requests of the dashboard and admin for this bot's symbols."""
+        requests = await sync_to_async(store.pending_close_requests)(list(self.runners))
+        for request in requests:
+            runner = self.runners[(request.exchange, request.symbol)]
+            status, detail = await runner.close_side(request.side, TradeReason.MANUAL.value)
+            await sync_to_async(store.close_request_done)(request.pk, status, detail)
 
     async def _shutdown(self) -> None:
         self.stop.set()

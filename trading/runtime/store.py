@@ -9,12 +9,12 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.backends.utils import CursorWrapper
 from django.db.models import Count
 from django.utils import timezone
 
@@ -33,8 +33,10 @@ from trading.engine import (
 )
 from trading.exchange.base import FILLED, OrderResult
 from trading.models import (
+    AccountRisk,
     BotSession,
     BotSettings,
+    CloseRequest,
     FeedStatus,
     Installation,
     Level,
@@ -45,6 +47,7 @@ from trading.models import (
     Trade,
     TradeStatus,
 )
+from trading.runtime.dailyloss import Fill
 
 
 @dataclass(frozen=True)
@@ -138,35 +141,20 @@ def order_prefix() -> str:
     return Installation.load().order_prefix
 
 
-@transaction.atomic
 def record_decisions(decisions: Decisions) -> list[int]:
-    """Persist tier state and order intents together; return the trade ids.
+    """Persist tier state and order intents together; return the trade ids, in order.
 
     One transaction: after a crash either a decision and its intent are both on disk, or
     neither is, and no tier can fire twice. Only what safety needs is written here, on the
-    order path; level events follow with the outcome.
+    order path; level events follow with the outcome. The rows are prepared before the
+    transaction begins, so that it holds the write lock for its statements alone.
     """
-    existing = save_states(decisions.states)
-    trades = Trade.objects.bulk_create(
-        Trade(
-            exchange=decisions.exchange,
-            symbol=decisions.symbol,
-            level_id=order.level_id if order.level_id in existing else None,
-            level_key="" if order.level_id is None else str(order.level_id),
-            side=order.side,
-            action=order.action,
-            tiers=list(order.tiers),
-            size=_decimal(order.size),
-            tick_price=_decimal(order.price),
-            reason=order.reason,
-            client_order_id=cid,
-            status=TradeStatus.INTENT,
-            event_ts_ms=order.ts,
-        )
-        for order, cid in decisions.orders
-    )
-    trade_ids = [trade.pk for trade in trades]
-    return trade_ids
+    now = timezone.now()
+    states = _StateRows.of(decisions.states, now)
+    intents = _IntentRows.of(decisions, now)
+    with transaction.atomic(), connection.cursor() as cursor:
+        states.write(cursor)
+        return intents.write(cursor)
 
 
 @transaction.atomic
@@ -191,10 +179,9 @@ def record_outcome(
         else:
             fields.update(status=TradeStatus.REJECTED, error=result.error[:2000])
         Trade.objects.filter(pk=trade_id).update(updated_at=timezone.now(), **fields)
-    existing = save_states(states)
-    unknown = {e.level_id for e in events} - existing - set(states)
-    if unknown:
-        existing |= set(Level.objects.filter(pk__in=unknown).values_list("pk", flat=True))
+    save_states(states)
+    named = {e.level_id for e in events}  # no query when there is no event
+    existing = set(Level.objects.filter(pk__in=named).values_list("pk", flat=True))
     LevelEvent.objects.bulk_create(
         LevelEvent(
             level_id=event.level_id if event.level_id in existing else None,
@@ -221,37 +208,120 @@ def _detail(event: TierFire | IgnoredCrossing) -> str:
     return "target already held: no order needed"
 
 
-def save_states(states: dict[LevelId, LevelState]) -> set[int]:
-    """Write the engine's tier state of these levels in three statements whatever their
-    number (this runs on the order path); deleted levels are skipped. Returns the ids of the
-    levels that still exist."""
-    if not states:
-        return set()
-    existing = set(Level.objects.filter(pk__in=states).order_by().values_list("pk", flat=True))
-    by_trigger: dict[int | None, list[int]] = defaultdict(list)
-    for pk in existing:
-        by_trigger[states[pk].last_trigger_ms].append(pk)
-    for last_trigger_ms, pks in by_trigger.items():
-        Level.objects.filter(pk__in=pks).update(last_trigger_ms=last_trigger_ms)
-    now = timezone.now()
-    TierState.objects.bulk_create(
-        [
-            TierState(
-                level_id=pk,
-                side=side,
-                fired_tiers=list(states[pk].side(side).fired),
-                filled_size=_decimal(states[pk].side(side).filled),
-                cycle=states[pk].side(side).cycle,
-                updated_at=now,
-            )
-            for pk in sorted(existing)
-            for side in SIDES
-        ],
-        update_conflicts=True,
-        unique_fields=["level", "side"],
-        update_fields=["fired_tiers", "filled_size", "cycle", "updated_at"],
+def save_states(states: dict[LevelId, LevelState]) -> None:
+    """Write the engine's tier state of these levels; deleted levels are skipped."""
+    rows = _StateRows.of(states, timezone.now())
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        rows.write(cursor)
+
+
+# The order path writes with SQL of its own: building model instances and compiling the
+# ORM's queries cost about 2 ms a batch, the statements themselves well under 0.1 ms each.
+# The SQL reads the same on SQLite (3.35 or later, for RETURNING) and PostgreSQL, and each
+# value goes through the backend's adapter for its field type, as the ORM's would: the rows
+# are the ones the ORM wrote. Each statement finds its level in trading_level: a level deleted
+# since the decision gets no tier state, and a trade of it keeps only its level_key.
+_SET_LAST_TRIGGER = "UPDATE trading_level SET last_trigger_ms = %s WHERE id = %s"
+_UPSERT_TIER_STATE = """
+    INSERT INTO trading_tierstate (level_id, side, fired_tiers, filled_size, cycle, updated_at)
+    SELECT id, %s, %s, %s, %s, %s FROM trading_level WHERE id = %s
+    ON CONFLICT (level_id, side) DO UPDATE SET
+        fired_tiers = excluded.fired_tiers,
+        filled_size = excluded.filled_size,
+        cycle = excluded.cycle,
+        updated_at = excluded.updated_at
+"""
+_INSERT_INTENTS = """
+    INSERT INTO trading_trade (
+        exchange, symbol, level_id, level_key, side, action, tiers, size, price, tick_price,
+        fee, reason, client_order_id, exchange_order_id, status, error, event_ts_ms,
+        created_at, updated_at
     )
-    return existing
+    VALUES {}
+    RETURNING id, client_order_id
+"""
+_INTENT_VALUES = (
+    "(%s, %s, (SELECT id FROM trading_level WHERE id = %s), " + ", ".join(["%s"] * 16) + ")"
+)
+# What the model gives a new trade for the columns an intent leaves empty.
+_TRADE_DEFAULTS = {
+    name: Trade._meta.get_field(name).get_default()
+    for name in ("price", "fee", "exchange_order_id", "error")
+}
+
+
+@dataclass(frozen=True)
+class _StateRows:
+    """Tier state of some levels as statement parameters: a level's last trigger, and one
+    upsert row per (level, side), sorted by level."""
+
+    triggers: list[tuple[int | None, LevelId]]
+    sides: list[tuple[object, ...]]
+
+    @classmethod
+    def of(cls, states: dict[LevelId, LevelState], now: datetime) -> _StateRows:
+        ops = connection.ops
+        updated_at = ops.adapt_datetimefield_value(now)
+        sides = []
+        for pk, state in sorted(states.items()):
+            for side in SIDES:
+                s = state.side(side)
+                fired = ops.adapt_json_value(list(s.fired), None)
+                sides.append((side, fired, _decimal(s.filled), s.cycle, updated_at, pk))
+        return cls([(state.last_trigger_ms, pk) for pk, state in states.items()], sides)
+
+    def write(self, cursor: CursorWrapper) -> None:
+        """In the caller's transaction."""
+        if self.triggers:
+            cursor.executemany(_SET_LAST_TRIGGER, self.triggers)
+            cursor.executemany(_UPSERT_TIER_STATE, self.sides)
+
+
+@dataclass(frozen=True)
+class _IntentRows:
+    """Order intents as statement parameters, one row per order in the batch's order."""
+
+    client_order_ids: list[str]
+    params: list[object]
+
+    @classmethod
+    def of(cls, decisions: Decisions, now: datetime) -> _IntentRows:
+        ops = connection.ops
+        created_at = ops.adapt_datetimefield_value(now)
+        defaults = _TRADE_DEFAULTS
+        params: list[object] = []
+        for order, cid in decisions.orders:
+            params += (
+                decisions.exchange,
+                decisions.symbol,
+                order.level_id,
+                "" if order.level_id is None else str(order.level_id),
+                order.side,
+                order.action,
+                ops.adapt_json_value(list(order.tiers), None),
+                _decimal(order.size),
+                defaults["price"],
+                _decimal(order.price),
+                defaults["fee"],
+                order.reason,
+                cid,
+                defaults["exchange_order_id"],
+                TradeStatus.INTENT.value,
+                defaults["error"],
+                order.ts,
+                created_at,
+                created_at,
+            )
+        return cls([cid for _, cid in decisions.orders], params)
+
+    def write(self, cursor: CursorWrapper) -> list[int]:
+        """In the caller's transaction: insert the intents; their ids, in order."""
+        if not self.client_order_ids:
+            return []
+        values = ", ".join([_INTENT_VALUES] * len(self.client_order_ids))
+        cursor.execute(_INSERT_INTENTS.format(values), self.params)
+        ids = {cid: pk for pk, cid in cursor.fetchall()}
+        return [ids[cid] for cid in self.client_order_ids]
 
 
 def pending_trades(exchange: str, symbol: str) -> list[Trade]:
@@ -287,3 +357,48 @@ def feed_status(exchange: str, symbol: str, **fields: object) -> None:
 def prune_events(older_than: timedelta) -> int:
     deleted, _ = LevelEvent.objects.filter(created_at__lt=timezone.now() - older_than).delete()
     return deleted
+
+
+def pending_close_requests(pairs: list[tuple[str, str]]) -> list[CloseRequest]:
+    """The close requests waiting for the symbols this bot trades, oldest first."""
+    wanted = set(pairs)
+    pending = CloseRequest.objects.filter(status=CloseRequest.Status.PENDING).order_by("id")
+    return [r for r in pending if (r.exchange, r.symbol) in wanted]
+
+
+def close_request_done(request_id: int, status: str, detail: str) -> None:
+    CloseRequest.objects.filter(pk=request_id).update(
+        status=status, detail=detail, done_at=timezone.now()
+    )
+
+
+def fills_since(floor: int) -> tuple[list[Fill], int | None]:
+    """Filled trades with an id above `floor`, and the lowest id of an order still unsettled
+    (an intent whose outcome is not recorded yet), for the daily loss tally."""
+    rows = (
+        Trade.objects.filter(id__gt=floor, status=TradeStatus.FILLED, price__isnull=False)
+        .order_by("id")
+        .values_list(
+            "id", "exchange", "symbol", "side", "action", "size", "price", "fee", "created_at"
+        )
+    )
+    fills = [
+        Fill(pk, exchange, symbol, side, action, float(size), float(price), float(fee), at)
+        for pk, exchange, symbol, side, action, size, price, fee, at in rows.iterator()
+    ]
+    unsettled = (
+        Trade.objects.filter(id__gt=floor, status__in=[TradeStatus.INTENT, TradeStatus.SENT])
+        .order_by("id")
+        .values_list("id", flat=True)
+        .first()
+    )
+    return fills, unsettled
+
+
+def daily_loss_limits() -> dict[str, Decimal]:
+    """Each exchange account's daily loss limit, where one is set."""
+    return dict(
+        AccountRisk.objects.filter(daily_loss_limit__isnull=False).values_list(
+            "exchange", "daily_loss_limit"
+        )
+    )

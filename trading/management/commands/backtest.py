@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal, InvalidOperation
@@ -15,11 +14,10 @@ from typing import IO, Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from trading.backtest.formats import DataFileError
-from trading.backtest.readers import CANDLE_NOTE, open_ticks
+from trading.backtest.readers import CANDLE_NOTE
+from trading.backtest.replay import replay
 from trading.backtest.report import format_report
-from trading.backtest.runner import Backtest
 from trading.backtest.scenario import ScenarioError, load_scenario
-from trading.engine import SentimentConfig
 from trading.selectors import scenario_from_db
 from trading.services import backtest_run_create
 
@@ -61,39 +59,25 @@ class Command(BaseCommand):
         fee_rate = _non_negative("--fee-rate", options["fee_rate"])
         slippage_bps = _non_negative("--slippage-bps", options["slippage_bps"])
         scenario = self._scenario(options)
-        try:
-            stream = open_ticks(options["data"])
-        except DataFileError as e:
-            raise CommandError(str(e)) from None
-        except OSError as e:
-            raise CommandError(f"{e.filename}: cannot be read ({e.strerror}).") from None
-        sentiment = scenario.sentiment
-        if stream.stats.candles:
-            sentiment = SentimentConfig(False, sentiment.window_s, sentiment.threshold)
-        backtest = Backtest(
-            scenario,
-            fee_rate=float(fee_rate),
-            slippage_bps=float(slippage_bps),
-            sentiment=sentiment,
-        )
         progress = sys.stderr.isatty() and not options["json"]
-        started = time.perf_counter()
         with self._orders_out(options["orders_out"]) as orders_out:
             try:
-                with stream:
-                    for batch in stream:
-                        made = backtest.feed(batch.ts, batch.price, batch.qty)
-                        orders_out.writelines(json.dumps(order) + "\n" for order in made)
-                        if progress:
-                            self._progress(stream.stats.bytes_read, stream.stats.total_bytes)
+                done = replay(
+                    scenario,
+                    options["data"],
+                    fee_rate=float(fee_rate),
+                    slippage_bps=float(slippage_bps),
+                    on_progress=self._progress if progress else None,
+                )
             except DataFileError as e:
                 raise CommandError(str(e)) from None
+            except OSError as e:
+                raise CommandError(f"{e.filename}: cannot be read ({e.strerror}).") from None
             finally:
                 if progress:
                     sys.stderr.write("\r\033[K")
-        seconds = time.perf_counter() - started
-        summary = backtest.summary(skipped_rows=stream.stats.skipped_rows, seconds=seconds)
-        summary["candles"] = stream.stats.candles
+            orders_out.writelines(json.dumps(order) + "\n" for order in done.backtest.result.orders)
+        backtest, summary, stats = done.backtest, done.summary, done.stats
         if options["save"]:
             run = backtest_run_create(
                 backtest=backtest,
@@ -101,15 +85,15 @@ class Command(BaseCommand):
                 data_files=[str(p) for p in options["data"]],
                 fee_rate=fee_rate,
                 slippage_bps=slippage_bps,
-                candles=stream.stats.candles,
+                candles=stats.candles,
             )
             summary["saved_run"] = run.pk
         if options["json"]:
             self.stdout.write(json.dumps(summary))
             return
-        if stream.stats.candles:
+        if stats.candles:
             self.stderr.write(CANDLE_NOTE)
-        self.stdout.write(format_report(summary, scenario, stream.stats))
+        self.stdout.write(format_report(summary, scenario, stats))
 
     def _scenario(self, options: dict[str, Any]) -> Any:
         exchange, symbol = options["exchange"], options["symbol"]
@@ -148,8 +132,7 @@ class Command(BaseCommand):
         finally:
             draft.unlink(missing_ok=True)
 
-    def _progress(self, done: int, total: int) -> None:
-        share = done / total if total else 1.0
+    def _progress(self, share: float) -> None:
         bar = "#" * int(share * 30)
         sys.stderr.write(f"\r[{bar:<30}] {share:6.1%}")
         sys.stderr.flush()
