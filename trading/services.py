@@ -32,6 +32,7 @@ from trading.models import (
     TierState,
 )
 from trading.models.backtests import SAVED_ORDERS_MAX
+from trading.notify import notify, texts
 from trading.selectors import scenario_from_db
 
 if TYPE_CHECKING:  # the bot process never loads numpy for this
@@ -281,9 +282,12 @@ def symbol_risk_set(*, exchange: str, symbol: str, risk: RiskLimits) -> SymbolRi
 def bot_entries_pause(*, paused: bool) -> BotSettings:
     """The kill switch: no new entry on any level while paused; the bot applies it on reload."""
     settings = BotSettings.load()
+    was = settings.entries_paused
     settings.entries_paused = paused
     settings.save(update_fields=["entries_paused"])
     _log_on_commit("kill switch %s", "on: all entries paused" if paused else "off")
+    if was != paused:
+        transaction.on_commit(lambda: notify(texts.kill_switch(on=paused)))
     return settings
 
 

@@ -13,15 +13,17 @@ from tests.runtime.test_runner import EXCHANGE, SYMBOL, make_level, runner_for, 
 from trading.engine import IGNORED_DAILY_LOSS, LONG, SHORT
 from trading.models import AccountRisk, LevelEvent, Trade
 from trading.runtime.bot import Bot, BotOptions
-from trading.runtime.dailyloss import DailyLoss, Fill
+from trading.runtime.dailyloss import DailyLoss, Outcome
 
 __all__ = ["symbol"]  # the fixture, imported for these tests
 DAY = date(2026, 11, 25)
 AT = datetime(2026, 11, 25, 12, tzinfo=UTC)
 
 
-def fill(pk: int, side: str, action: str, size: float, price: float, fee: float = 0.0) -> Fill:
-    return Fill(pk, "bybit", "BTC/USDT:USDT", side, action, size, price, fee, AT)
+def fill(pk: int, side: str, action: str, size: float, price: float, fee: float = 0.0) -> Outcome:
+    return Outcome(
+        pk, "bybit", "BTC/USDT:USDT", side, action, "filled", size, price, fee, "tier", (), "", AT
+    )
 
 
 def test_the_day_is_realized_pnl_net_of_fees_from_the_average_entry():
@@ -50,6 +52,17 @@ def test_a_fill_is_counted_once_even_when_recorded_after_later_ones():
     tally.settle_floor(lowest_unsettled=None)
     assert tally.floor == 3
     assert tally.net("bybit", DAY) == pytest.approx(-10.5)
+
+
+def test_new_outcomes_come_back_with_the_pnl_of_closes_and_rejections_count_nothing():
+    tally = DailyLoss()
+    refused = Outcome(
+        5, "bybit", "BTC/USDT:USDT", LONG, "add", "rejected", 1.0, 0.0, 0.0, "tier", (2,), "no", AT
+    )
+    new = tally.add([fill(4, LONG, "open", 2.0, 100.0), refused, fill(6, LONG, "close", 2.0, 103)])
+    assert [(o.id, o.realized_pnl) for o in new] == [(4, 0.0), (5, 0.0), (6, 6.0)]
+    assert tally.net("bybit", DAY) == pytest.approx(6.0)
+    assert tally.add([fill(6, LONG, "close", 2.0, 103)]) == []  # told once
 
 
 @pytest.mark.django_db(transaction=True)

@@ -206,6 +206,24 @@ def limit_hit(
     )
 
 
+def daily_loss_hit(*, exchange: str, net: Number, limit: Number, currency: str) -> Notification:
+    """The account's daily loss limit reached: every entry on it waits for the next UTC day."""
+    return Notification(
+        Kind.LIMIT_HIT,
+        f"Daily loss limit reached on {exchange}",
+        f"{exchange}: today's realized PnL net of fees is {money(net, signed=True)} {currency}, "
+        f"at or past the {money(limit)} {currency} daily loss limit. No new entry on this "
+        "account until the next UTC day; exits still run.",
+        {
+            "exchange": exchange,
+            "limit": "daily_loss",
+            "net": net,
+            "daily_loss_limit": limit,
+            "currency": currency,
+        },
+    )
+
+
 def kill_switch(*, on: bool) -> Notification:
     if on:
         title = "Kill switch on: entries paused"

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,8 +27,10 @@ from trading.feeds.base import Feed
 from trading.feeds.live import LiveFeed
 from trading.feeds.synthetic import SyntheticFeed
 from trading.models import FeedStatus
+from trading.notify import Notification, flush, notify, texts
+from trading.notify.notification import settle_currency
 from trading.runtime import store
-from trading.runtime.dailyloss import DailyLoss
+from trading.runtime.dailyloss import DailyLoss, Outcome
 from trading.runtime.publish import Publisher
 from trading.runtime.runner import SymbolNotReady, SymbolRunner
 from trading.runtime.venues import VenueError, Venues, live_config
@@ -34,6 +38,7 @@ from trading.runtime.venues import VenueError, Venues, live_config
 log = structlog.get_logger("levelbot.bot")
 
 EVENT_RETENTION = timedelta(days=7)
+NOTIFY_FLUSH_S = 5.0
 STATUS_EVERY_S = 1.0
 
 
@@ -97,6 +102,7 @@ class Bot:
         self.publisher = Publisher.from_settings()
         self.refused: dict[tuple[str, str], str] = {}
         self.daily_loss = DailyLoss()
+        self.tallied = False
 
     def _check_accounts(self, exchange_ids: tuple[str, ...] | set[str]) -> None:
         """Exchanges named for a live feed must be supported, and a live account must have
@@ -129,11 +135,26 @@ class Bot:
         self.session_id = await sync_to_async(store.session_start)()
         self.prefix = await sync_to_async(store.order_prefix)()
         log.info("bot started", session=str(self.session_id), feed=self.options.feed)
+        stopped_by = "stopped"
         try:
             await self._start_symbols(pairs)
+            await self._check_daily_loss()  # the history, before anything is told
+            notify(
+                texts.bot_started(
+                    hostname=socket.gethostname(),
+                    pid=os.getpid(),
+                    live=self.options.live,
+                    feed=self.options.feed,
+                    symbols=list(self.runners),
+                    session_id=str(self.session_id),
+                )
+            )
             await self._keep_house()
+        except BaseException as e:
+            stopped_by = f"stopped by an error: {type(e).__name__}: {e}"
+            raise
         finally:
-            await self._shutdown()
+            await self._shutdown(stopped_by)
 
     def _signalled(self, sig: signal.Signals) -> None:
         log.info("stopping", signal=sig.name)
@@ -254,16 +275,33 @@ class Bot:
                 await sync_to_async(store.prune_events)(EVENT_RETENTION)
 
     async def _check_daily_loss(self, today: date | None = None) -> None:
-        """Tally the fills recorded since the last look; pause or free each account's entries
-        by its daily loss limit (a new UTC day frees them)."""
-        fills, unsettled = await sync_to_async(store.fills_since)(self.daily_loss.floor)
-        self.daily_loss.add(fills)
+        """Tally the orders settled since the last look and tell the trader about them (not
+        about the history replayed at start); pause or free each account's entries by its
+        daily loss limit (a new UTC day frees them)."""
+        first = self.daily_loss.floor == 0 and not self.tallied
+        outcomes, unsettled = await sync_to_async(store.outcomes_since)(self.daily_loss.floor)
+        new = self.daily_loss.add(outcomes)
         self.daily_loss.settle_floor(unsettled)
+        self.tallied = True
+        if not first:
+            for outcome in new:
+                notify(outcome_notification(outcome))
         limits = await sync_to_async(store.daily_loss_limits)()
         today = today or datetime.now(UTC).date()
-        for (exchange_id, _), runner in self.runners.items():
-            hit = self.daily_loss.hit(exchange_id, today, limits.get(exchange_id))
-            await runner.set_loss_limit_hit(hit)
+        told: set[str] = set()
+        for (exchange_id, symbol), runner in self.runners.items():
+            limit = limits.get(exchange_id)
+            hit = self.daily_loss.hit(exchange_id, today, limit)
+            if await runner.set_loss_limit_hit(hit) and hit and exchange_id not in told:
+                told.add(exchange_id)
+                notify(
+                    texts.daily_loss_hit(
+                        exchange=exchange_id,
+                        net=self.daily_loss.net(exchange_id, today),
+                        limit=limit,
+                        currency=settle_currency(symbol),
+                    )
+                )
 
     async def _close_on_request(self) -> None:
         """Carry out the close requests of the dashboard and admin for this bot's symbols."""
@@ -273,7 +311,7 @@ class Bot:
             status, detail = await runner.close_side(request.side, TradeReason.MANUAL.value)
             await sync_to_async(store.close_request_done)(request.pk, status, detail)
 
-    async def _shutdown(self) -> None:
+    async def _shutdown(self, reason: str = "stopped") -> None:
         self.stop.set()
         if self.tasks:
             await asyncio.gather(*self.tasks.values(), return_exceptions=True)
@@ -286,4 +324,49 @@ class Bot:
             await sync_to_async(store.session_stop)(self.session_id)
         self.publisher.status(self.runners.values())
         await self.publisher.close()
+        if self.tallied:  # the orders settled since the last look, told before the stop
+            try:
+                await self._check_daily_loss()
+            except Exception as e:  # the database went away: the stop goes on regardless
+                log.warning("last orders not told", error=f"{type(e).__name__}: {e}")
+        notify(
+            texts.bot_stopped(
+                hostname=socket.gethostname(),
+                pid=os.getpid(),
+                reason=reason,
+                session_id=str(self.session_id or ""),
+            )
+        )
+        await asyncio.to_thread(flush, NOTIFY_FLUSH_S)  # the last words leave before exit
         log.info("bot stopped", symbols=len(self.runners))
+
+
+def outcome_notification(outcome: Outcome) -> Notification:
+    """What a trader hears of a settled order: a fill, a close with its PnL, or a refusal."""
+    common = {"exchange": outcome.exchange, "symbol": outcome.symbol, "side": outcome.side}
+    if outcome.status != "filled":
+        return texts.order_rejected(
+            **common,
+            action=outcome.action,
+            size=outcome.size,
+            reason=outcome.reason,
+            error=outcome.error,
+            tiers=outcome.tiers,
+        )
+    if outcome.action == "close":
+        return texts.position_closed(
+            **common,
+            size=outcome.size,
+            price=outcome.price,
+            realized_pnl=outcome.realized_pnl,
+            reason=outcome.reason,
+        )
+    return texts.order_filled(
+        **common,
+        action=outcome.action,
+        size=outcome.size,
+        price=outcome.price,
+        fee=outcome.fee,
+        reason=outcome.reason,
+        tiers=outcome.tiers,
+    )

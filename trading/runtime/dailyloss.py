@@ -1,18 +1,19 @@
 """The daily realized-loss limit: each exchange account's PnL of the UTC day, net of fees.
 
-The bot tallies the fills it records (the Trade rows), off the tick path: at start it replays
-every filled trade once through the accounting Ledger (the paper exchange's own arithmetic,
-so a close's PnL is measured from the side's average entry), then reads only the fills recorded
-since. When an account's day falls to minus its `daily_loss_limit` (AccountRisk), every entry
-on it pauses, each blocked crossing logged with the reason `daily_loss`, until the next UTC
-day; exits keep running.
+The bot tallies the order outcomes it records (the Trade rows), off the tick path: at start it
+replays every filled trade once through the accounting Ledger (the paper exchange's own
+arithmetic, so a close's PnL is measured from the side's average entry), then reads only the
+outcomes recorded since, and hands each new one back with its realized PnL, for the
+notifications. When an account's day falls to minus its `daily_loss_limit` (AccountRisk),
+every entry on it pauses, each blocked crossing logged with the reason `daily_loss`, until
+the next UTC day; exits keep running.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -20,18 +21,23 @@ from trading.accounting import Ledger
 
 
 @dataclass(frozen=True, slots=True)
-class Fill:
-    """A filled trade as the tally needs it."""
+class Outcome:
+    """A settled order (filled or rejected) as the tally and the notifications need it."""
 
     id: int
     exchange: str
     symbol: str
     side: str
     action: str
+    status: str  # filled or rejected
     size: float
-    price: float
+    price: float  # the fill's average price; 0 when rejected
     fee: float
+    reason: str
+    tiers: tuple[int, ...]
+    error: str
     at: datetime  # when it was decided (created_at, UTC)
+    realized_pnl: float = 0.0  # set by the tally for a filled close
 
 
 class DailyLoss:
@@ -41,15 +47,21 @@ class DailyLoss:
         self.floor = 0  # every filled trade with an id up to here is counted
         self._seen: set[int] = set()  # counted ids above the floor
 
-    def add(self, fills: Iterable[Fill]) -> None:
-        """Count fills not counted yet, in id order (each symbol's entries before its closes)."""
-        for fill in sorted(fills, key=lambda f: f.id):
-            if fill.id <= self.floor or fill.id in self._seen:
+    def add(self, outcomes: Iterable[Outcome]) -> list[Outcome]:
+        """Count the outcomes not counted yet, in id order (each symbol's entries before its
+        closes); return them, each filled close with its realized PnL."""
+        new = []
+        for outcome in sorted(outcomes, key=lambda o: o.id):
+            if outcome.id <= self.floor or outcome.id in self._seen:
                 continue
-            self._seen.add(fill.id)
-            ledger = self._ledgers[(fill.exchange, fill.symbol)]
-            realized = ledger.fill(fill.side, fill.action, fill.size, fill.price).realized_pnl
-            self._net[(fill.exchange, fill.at.date())] += realized - fill.fee
+            self._seen.add(outcome.id)
+            if outcome.status == "filled":
+                ledger = self._ledgers[(outcome.exchange, outcome.symbol)]
+                fill = ledger.fill(outcome.side, outcome.action, outcome.size, outcome.price)
+                self._net[(outcome.exchange, outcome.at.date())] += fill.realized_pnl - outcome.fee
+                outcome = replace(outcome, realized_pnl=fill.realized_pnl)
+            new.append(outcome)
+        return new
 
     def settle_floor(self, lowest_unsettled: int | None) -> None:
         """Move the floor up to just below the oldest order still unsettled (its fill may be

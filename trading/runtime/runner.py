@@ -36,6 +36,7 @@ from trading.engine import (
 from trading.exchange.base import FILLED, REJECTED, Exchange, OrderRequest, OrderResult
 from trading.feeds.base import Feed, Ticks
 from trading.models import FeedStatus
+from trading.notify import notify, texts
 from trading.runtime import store
 from trading.runtime.clientid import client_order_id
 from trading.runtime.publish import Publisher
@@ -113,6 +114,8 @@ class SymbolRunner:
         self.reload_ms = 5000
         self.stale = False
         self.last_message = time.monotonic()
+        self.stale_since = self.last_message  # the last message before the feed went stale
+        self._where = {"exchange": exchange_id, "symbol": symbol}
         self.last_price: float | None = None
         self.ticks = 0
         self.last_error = ""
@@ -174,11 +177,11 @@ class SymbolRunner:
             return IGNORED_DAILY_LOSS
         return None
 
-    async def set_loss_limit_hit(self, hit: bool) -> None:
+    async def set_loss_limit_hit(self, hit: bool) -> bool:
         """The account's daily loss limit reached (or a new UTC day began): entries pause or go
-        again, at once."""
+        again, at once. Returns whether anything changed."""
         if hit == self.loss_limit_hit or self.engine is None:
-            return
+            return False
         self.loss_limit_hit = hit
         async with self.lock:
             self.engine.halt_entries(self._halt_reason(self.entries_paused))
@@ -186,6 +189,7 @@ class SymbolRunner:
             self.log.warning("daily loss limit reached: entries paused until the next UTC day")
         else:
             self.log.info("daily loss limit cleared: entries allowed")
+        return True
 
     async def resync_positions(self) -> None:
         """After a reconnect: the exchange's positions over REST are the truth. A side the
@@ -325,6 +329,8 @@ class SymbolRunner:
                 if self.stale:
                     self.stale = False
                     self.log.info("feed recovered")
+                    down_s = time.monotonic() - self.stale_since
+                    notify(texts.feed_recovered(**self._where, down_s=down_s))
                 events = engine.run(ticks)
                 self.ticks += len(ticks)
                 self.last_price = next(
@@ -486,8 +492,11 @@ class SymbolRunner:
             return
         async with self.lock:
             self.stale = True
+            self.stale_since = self.last_message
             self.engine.mark_stale()
-        self.log.warning("feed stale", silent_s=round(time.monotonic() - self.last_message, 1))
+        silent_s = time.monotonic() - self.last_message
+        self.log.warning("feed stale", silent_s=round(silent_s, 1))
+        notify(texts.feed_stale(**self._where, silent_s=silent_s))
         await self.flush_status()
 
     async def save_events(self) -> None:

@@ -47,7 +47,7 @@ from trading.models import (
     Trade,
     TradeStatus,
 )
-from trading.runtime.dailyloss import Fill
+from trading.runtime.dailyloss import Outcome
 
 
 @dataclass(frozen=True)
@@ -372,19 +372,59 @@ def close_request_done(request_id: int, status: str, detail: str) -> None:
     )
 
 
-def fills_since(floor: int) -> tuple[list[Fill], int | None]:
-    """Filled trades with an id above `floor`, and the lowest id of an order still unsettled
-    (an intent whose outcome is not recorded yet), for the daily loss tally."""
+def outcomes_since(floor: int) -> tuple[list[Outcome], int | None]:
+    """Orders settled (filled or rejected) with an id above `floor`, and the lowest id of an
+    order still unsettled (an intent whose outcome is not recorded yet)."""
     rows = (
-        Trade.objects.filter(id__gt=floor, status=TradeStatus.FILLED, price__isnull=False)
+        Trade.objects.filter(id__gt=floor, status__in=[TradeStatus.FILLED, TradeStatus.REJECTED])
         .order_by("id")
         .values_list(
-            "id", "exchange", "symbol", "side", "action", "size", "price", "fee", "created_at"
+            "id",
+            "exchange",
+            "symbol",
+            "side",
+            "action",
+            "status",
+            "size",
+            "price",
+            "fee",
+            "reason",
+            "tiers",
+            "error",
+            "created_at",
         )
     )
-    fills = [
-        Fill(pk, exchange, symbol, side, action, float(size), float(price), float(fee), at)
-        for pk, exchange, symbol, side, action, size, price, fee, at in rows.iterator()
+    outcomes = [
+        Outcome(
+            pk,
+            exchange,
+            symbol,
+            side,
+            action,
+            status,
+            float(size),
+            float(price or 0),
+            float(fee),
+            reason,
+            tuple(tiers),
+            error,
+            at,
+        )
+        for (
+            pk,
+            exchange,
+            symbol,
+            side,
+            action,
+            status,
+            size,
+            price,
+            fee,
+            reason,
+            tiers,
+            error,
+            at,
+        ) in rows.iterator()
     ]
     unsettled = (
         Trade.objects.filter(id__gt=floor, status__in=[TradeStatus.INTENT, TradeStatus.SENT])
@@ -392,7 +432,7 @@ def fills_since(floor: int) -> tuple[list[Fill], int | None]:
         .values_list("id", flat=True)
         .first()
     )
-    return fills, unsettled
+    return outcomes, unsettled
 
 
 def daily_loss_limits() -> dict[str, Decimal]:
