@@ -205,6 +205,14 @@ def test_a_refused_order_is_recorded_with_the_reason_and_not_retried(live_db, si
 
 
 def test_a_position_closed_behind_the_bots_back_resets_that_side(live_db, sim):
+    # No reload within the run: the private position stream alone brings the news.
+    slow = live_db.manage(
+        "shell",
+        "-c",
+        "from trading.models import BotSettings; s = BotSettings.load(); "
+        "s.levels_reload_ms = 600000; s.save()",
+    )
+    assert slow.returncode == 0, slow.stderr
     closed: list[str] = []
 
     def close_held_side(sim: SimulatorThread) -> None:
@@ -217,3 +225,66 @@ def test_a_position_closed_behind_the_bots_back_resets_that_side(live_db, sim):
     outside = [e for e in events if e["event"] == "position closed outside the bot"]
     assert outside and outside[0]["side"] == closed[0]
     assert_consistent(live_db, sim)
+
+
+def open_one_way_position(sim: SimulatorThread) -> None:
+    """A position opened by hand while the account is still in one-way mode."""
+    import asyncio
+
+    from trading.exchange.accounts import AccountConfig, make_client
+
+    async def buy() -> None:
+        config = AccountConfig(
+            "bybit", api_key="k", secret="s", rest_url=sim.rest_url, ws_url=sim.ws_url
+        )
+        client = make_client(config)
+        try:
+            await client.load_markets()
+            by_hand = {"positionIdx": 0, "clientOrderId": "byhand1"}
+            await client.create_order(SYMBOL, "market", "buy", 0.01, None, by_hand)
+        finally:
+            await client.close()
+
+    asyncio.run(buy())
+
+
+def test_a_symbol_the_account_cannot_switch_to_hedge_mode_stays_off(live_db, sim):
+    sim.start_replay()
+    open_one_way_position(sim)
+    bot = start_bot(live_db, sim)
+    out, err = bot.communicate(timeout=RUN_FOR_S + 30)
+    assert bot.returncode == 0, err
+    refused = [e for e in log_events(out) if e["event"] == "symbol not started"]
+    assert refused and "cannot set hedge mode" in refused[0]["why"]
+    assert "110024" in refused[0]["why"]
+    (status,) = live_db.rows("SELECT state, last_error FROM trading_feedstatus")
+    assert status["state"] == "stopped" and "hedge mode" in status["last_error"]
+    assert not live_db.rows("SELECT 1 FROM trading_trade")
+    assert len(sim.orders()) == 1  # the one opened by hand: the bot sent nothing
+
+
+@pytest.fixture
+def wide_sim() -> Iterator[SimulatorThread]:
+    """A market whose bid-ask spread is 10 bp of the mid price."""
+    options = {"trades": TRADES, "speed": SPEED, "replay_paused": True, "spread": 0.001}
+    with SimulatorThread(**options) as running:
+        yield running
+
+
+def test_no_entry_while_the_spread_is_wider_than_the_limit(live_db, wide_sim):
+    limited = live_db.manage(
+        "shell",
+        "-c",
+        "from trading.models import BotSettings; s = BotSettings.load(); "
+        "s.max_spread_bps = 5; s.save()",
+    )
+    assert limited.returncode == 0, limited.stderr
+    bot = start_bot(live_db, wide_sim)
+    wait_for(lambda: bool(live_db.rows("SELECT 1 FROM trading_feedstatus")), "the bot to start")
+    wide_sim.start_replay()
+    _, err = bot.communicate(timeout=RUN_FOR_S + 30)
+    assert bot.returncode == 0, err
+    refused = live_db.rows("SELECT error FROM trading_trade WHERE status = 'rejected'")
+    assert refused, "the crossings of the replay were refused"
+    assert all("wider than the 5 bps limit" in r["error"] for r in refused)
+    assert not filled(live_db) and not wide_sim.orders()

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -32,6 +32,7 @@ from trading.exchange.accounts import AccountConfig, make_client
 from trading.exchange.base import FILLED, REJECTED, OrderRequest, OrderResult, PositionInfo
 from trading.exchange.markets import MarketRules
 from trading.exchange.ratelimit import TokenBucket
+from trading.feeds.live import backoff_delay
 
 log = structlog.get_logger("levelbot.exchange")
 
@@ -330,6 +331,30 @@ class CcxtExchange:
                 float(row.get("unrealizedPnl") or 0),
             )
         return held
+
+    async def watch_positions(self, on_change: Callable[[set[str]], Awaitable[None]]) -> None:
+        """Follow the account's private position stream; call `on_change` with the symbols
+        whose positions moved (a fill, a liquidation, a close by hand). It only says where to
+        look: the positions themselves are read over REST, the source of truth. Runs until
+        cancelled, reconnecting with backoff and jitter."""
+        attempt = 0
+        while True:
+            try:
+                updates = await self.client.watch_positions()
+                attempt = 0
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # a dropped socket: ccxt reconnects on the next call
+                delay = backoff_delay(attempt)
+                attempt += 1
+                self.log.warning(
+                    "position stream error", error=describe_error(e), retry_in_s=round(delay, 2)
+                )
+                await asyncio.sleep(delay)
+                continue
+            symbols = {str(p.get("symbol")) for p in updates if p.get("symbol")}
+            if symbols:
+                await on_change(symbols)
 
     async def close(self) -> None:
         await self.client.close()

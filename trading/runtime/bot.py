@@ -14,7 +14,7 @@ import os
 import signal
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -39,6 +39,7 @@ log = structlog.get_logger("levelbot.bot")
 
 EVENT_RETENTION = timedelta(days=7)
 NOTIFY_FLUSH_S = 5.0
+RETRY_REFUSED_S = 60.0  # a symbol the account refused (hedge mode, leverage) is tried again
 STATUS_EVERY_S = 1.0
 
 
@@ -100,7 +101,8 @@ class Bot:
         self.session_id: Any = None
         self.prefix = ""
         self.publisher = Publisher.from_settings()
-        self.refused: dict[tuple[str, str], str] = {}
+        self.refused: dict[tuple[str, str], tuple[str, float]] = {}  # (why, when)
+        self.account_watchers: dict[str, asyncio.Task[None]] = {}
         self.daily_loss = DailyLoss()
         self.tallied = False
 
@@ -168,6 +170,9 @@ class Bot:
             snapshot = await sync_to_async(store.load_symbol)(exchange_id, symbol)
             if snapshot.tiers is None or not snapshot.levels:
                 continue
+            refused = self.refused.get(pair)
+            if refused is not None and time.monotonic() - refused[1] < RETRY_REFUSED_S:
+                continue  # not every reload: each try costs the account's rate limit
             try:
                 exchange = await self.venues.exchange(
                     exchange_id, fee_rate=snapshot.fee_rate, slippage_bps=snapshot.slippage_bps
@@ -198,12 +203,27 @@ class Bot:
                 feed.on_reconnect = runner.resync_positions  # REST is the source of truth
             self.runners[pair] = runner
             self.tasks[pair] = asyncio.create_task(self._consume(runner))
+            if exchange_id not in self.account_watchers:
+                watcher = self.venues.watch_account(exchange_id, self._positions_moved(exchange_id))
+                if watcher is not None:
+                    self.account_watchers[exchange_id] = watcher
+
+    def _positions_moved(self, exchange_id: str) -> Callable[[set[str]], Awaitable[None]]:
+        async def resync(symbols: set[str]) -> None:
+            for symbol in symbols:
+                runner = self.runners.get((exchange_id, symbol))
+                if runner is not None:
+                    await runner.resync_positions()
+
+        return resync
 
     async def _refuse(self, pair: tuple[str, str], why: str) -> None:
-        """A symbol that cannot trade: logged and shown on the status page, once per reason."""
-        if self.refused.get(pair) == why:
+        """A symbol that cannot trade: logged and shown on the status page, once per reason;
+        tried again after RETRY_REFUSED_S."""
+        told = self.refused.get(pair)
+        self.refused[pair] = (why, time.monotonic())
+        if told is not None and told[0] == why:
             return
-        self.refused[pair] = why
         log.error("symbol not started", exchange=pair[0], symbol=pair[1], why=why)
         await sync_to_async(store.feed_status)(
             pair[0],
@@ -313,6 +333,9 @@ class Bot:
 
     async def _shutdown(self, reason: str = "stopped") -> None:
         self.stop.set()
+        for watcher in self.account_watchers.values():
+            watcher.cancel()
+        await asyncio.gather(*self.account_watchers.values(), return_exceptions=True)
         if self.tasks:
             await asyncio.gather(*self.tasks.values(), return_exceptions=True)
         for runner in self.runners.values():

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -139,6 +140,15 @@ class Venues:
                 account.quotes[symbol] = (bid, ask)
 
         return LiveFeed(client, symbol, on_quote=on_quote, on_reconnect=on_reconnect)
+
+    def watch_account(
+        self, exchange_id: str, on_change: Callable[[set[str]], Awaitable[None]]
+    ) -> asyncio.Task[None] | None:
+        """A live account's private position stream, as a task (None on paper)."""
+        account = self.exchanges.get(exchange_id)
+        if not isinstance(account, CcxtExchange):
+            return None
+        return asyncio.create_task(account.watch_positions(on_change))
 
     async def refresh_settings(self) -> None:
         spread = await sync_to_async(_max_spread_bps)()
