@@ -201,3 +201,14 @@ def test_the_events_page_links_back_to_the_symbol_and_marks_levels_in_the_naviga
     html = staff_client.get(url(LevelFactory())).content.decode()
     assert '<a href="/levels/binanceusdm/BTCUSDT">BTCUSDT</a>' in html
     assert '<a href="/levels" aria-current="page">Levels</a>' in html
+
+
+def test_an_entry_the_exchange_refused_is_on_the_timeline_with_its_reason(
+    staff_client: Client,
+) -> None:
+    level = LevelFactory()
+    reason = 'InsufficientFunds: bybit {"retCode":110007,"retMsg":"ab not enough for new order"}'
+    LevelEventFactory(level=level, kind=LevelEvent.Kind.REFUSED, reason="exchange", detail=reason)
+    (row,) = event_rows(staff_client.get(url(level)).content.decode())
+    assert row[4] == "refused: exchange"
+    assert "ab not enough for new order" in row[5]

@@ -144,6 +144,8 @@ def test_live_trading_on_the_simulator_records_every_fill_once(live_db, sim):
     events, _ = run_with_fault(live_db, sim, None)
     assert_consistent(live_db, sim)
     assert len(filled(live_db)) >= 3
+    # Every order carried the bot settings' slippage cap, 50 bp: Bybit's 0.5 percent.
+    assert {o["slippageTolerance"] for o in sim.orders()} == {("Percent", "0.5")}
     stopped = next(e for e in events if e["event"] == "symbol stopped")
     assert stopped["orders"] == len(sim.orders())
 
@@ -202,6 +204,9 @@ def test_a_refused_order_is_recorded_with_the_reason_and_not_retried(live_db, si
     (refused,) = live_db.rows("SELECT * FROM trading_trade WHERE status = 'rejected'")
     assert "InsufficientFunds" in refused["error"] and "110007" in refused["error"]
     assert refused["client_order_id"] not in {o["orderLinkId"] for o in sim.orders()}
+    # The level's timeline says so, with the exchange's reason.
+    (event,) = live_db.rows("SELECT * FROM trading_levelevent WHERE kind = 'refused'")
+    assert event["level_id"] == refused["level_id"] and "110007" in event["detail"]
 
 
 def test_a_position_closed_behind_the_bots_back_resets_that_side(live_db, sim):

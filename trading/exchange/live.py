@@ -77,17 +77,24 @@ def order_side(side: str, action: str) -> str:
     return ("sell" if buys else "buy") if action == "close" else ("buy" if buys else "sell")
 
 
-def order_params(exchange: str, order: OrderRequest, margin_mode: str) -> dict[str, Any]:
+def order_params(
+    exchange: str, order: OrderRequest, margin_mode: str, max_slippage_bps: float | None = None
+) -> dict[str, Any]:
     """The create_order params naming the client id and the hedge-mode position side.
 
-    Bybit takes the position index and reduce-only together; Binance USD-M (`positionSide`)
-    and OKX (`posSide`) refuse any reduce-only flag in hedge mode (Binance -1106, even when
-    false), where the position side alone makes a close reduce: ccxt's `hedged` flag maps the
-    side from a reduce-only close and leaves the flag out, and entries carry none."""
+    Bybit takes the position index and reduce-only together, and a slippage cap in percent.
+    Binance USD-M (`positionSide`) and OKX (`posSide`) refuse any reduce-only flag in hedge
+    mode (Binance -1106, even when false), where the position side alone makes a close
+    reduce: ccxt's `hedged` flag maps the side from a reduce-only close and leaves the flag
+    out, and entries carry none."""
     close = order.action == "close"
     params: dict[str, Any] = {"clientOrderId": order.client_order_id}
     if exchange == "bybit":
         params.update(positionIdx=1 if order.side == LONG else 2, reduceOnly=close)
+        if max_slippage_bps is not None:
+            # Bybit's slippage tolerance for market orders, in percent (0.01 to 10).
+            percent = min(max(max_slippage_bps / 100, 0.01), 10.0)
+            params.update(slippageToleranceType="Percent", slippageTolerance=f"{percent:g}")
     else:
         params["hedged"] = True
         if close:
@@ -107,6 +114,7 @@ class CcxtExchange:
         self.setups: dict[str, SymbolSetup] = {}
         self.quotes: dict[str, tuple[float, float]] = {}  # symbol -> (bid, ask), from the feed
         self.max_spread_bps: float | None = None
+        self.max_slippage_bps: float | None = None
         self.log = log.bind(exchange=self.name, venue=config.venue)
 
     # -- start-up ------------------------------------------------------------------------
@@ -207,7 +215,8 @@ class CcxtExchange:
             return OrderResult(order.client_order_id, REJECTED, error=refusal)
         assert rules is not None
         setup = self.setups.get(order.symbol)
-        params = order_params(self.name, order, setup.margin_mode if setup else "isolated")
+        margin_mode = setup.margin_mode if setup else "isolated"
+        params = order_params(self.name, order, margin_mode, self.max_slippage_bps)
         contracts = float(rules.to_contracts(amount))
         side = order_side(order.side, order.action)
         for attempt in range(RATE_LIMIT_RETRIES + 1):

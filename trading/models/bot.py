@@ -84,6 +84,17 @@ class BotSettings(models.Model):
         help_text="Live trading: no entry while the bid-ask spread is wider than this many "
         "basis points of the mid price (exits always go).",
     )
+    max_slippage_bps = models.DecimalField(
+        max_digits=8,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        default=Decimal(50),
+        validators=[MinValueValidator(Decimal("0.01"), messages.SLIPPAGE_CAP_POSITIVE)],
+        help_text="Live trading on Bybit: a market order fills no further than this many basis "
+        "points from the price when it is placed, or not at all (Bybit's slippage tolerance). "
+        "Empty: no cap. Binance USD-M and OKX take no cap on market orders.",
+    )
     paper_fee_rate = models.DecimalField(
         max_digits=8,
         decimal_places=6,
@@ -136,6 +147,11 @@ class BotSettings(models.Model):
                 "trading_botsettings_slippage_not_negative",
                 Q(paper_slippage_bps__gte=0),
                 messages.SLIPPAGE_NOT_NEGATIVE,
+            ),
+            check(
+                "trading_botsettings_slippage_cap_positive",
+                Q(max_slippage_bps__isnull=True) | Q(max_slippage_bps__gte=Decimal("0.01")),
+                messages.SLIPPAGE_CAP_POSITIVE,
             ),
             check(
                 "trading_botsettings_spread_not_negative",

@@ -131,11 +131,13 @@ class FeedStatus(models.Model):
 
 
 class LevelEvent(models.Model):
-    """A tier fire or an ignored crossing, with its reason: why a level did what it did."""
+    """A tier fire, an ignored crossing or an entry the exchange refused, with its reason: why
+    a level did what it did."""
 
     class Kind(models.TextChoices):
         FIRED = "fired"
         IGNORED = "ignored"
+        REFUSED = "refused", "refused by the exchange"
 
     level = models.ForeignKey(
         "trading.Level", null=True, blank=True, on_delete=models.SET_NULL, related_name="events"

@@ -179,6 +179,9 @@ def record_outcome(
         else:
             fields.update(status=TradeStatus.REJECTED, error=result.error[:2000])
         Trade.objects.filter(pk=trade_id).update(updated_at=timezone.now(), **fields)
+    refused = [trade_id for trade_id, result in results if result.status != FILLED]
+    if refused:
+        _record_refusals(refused)
     save_states(states)
     named = {e.level_id for e in events}  # no query when there is no event
     existing = set(Level.objects.filter(pk__in=named).values_list("pk", flat=True))
@@ -197,6 +200,26 @@ def record_outcome(
             event_ts_ms=event.ts,
         )
         for event in events
+    )
+
+
+def _record_refusals(trade_ids: list[int]) -> None:
+    """An entry the exchange refused goes on its level's timeline, with the exchange's reason."""
+    LevelEvent.objects.bulk_create(
+        LevelEvent(
+            level_id=trade.level_id,
+            level_key=trade.level_key,
+            exchange=trade.exchange,
+            symbol=trade.symbol,
+            kind=LevelEvent.Kind.REFUSED,
+            side=trade.side,
+            tiers=trade.tiers,
+            price=float(trade.tick_price or 0),
+            reason="exchange",
+            detail=trade.error[:255],
+            event_ts_ms=trade.event_ts_ms,
+        )
+        for trade in Trade.objects.filter(pk__in=trade_ids, level__isnull=False)
     )
 
 

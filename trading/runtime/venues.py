@@ -59,8 +59,11 @@ def _symbol_setups(exchange_id: str) -> dict[str, Any]:
     return setups_for(Level.objects.filter(exchange=exchange_id, is_active=True))
 
 
-def _max_spread_bps() -> float:
-    return float(BotSettings.load().max_spread_bps)
+def _order_limits() -> tuple[float, float | None]:
+    """(max spread, max slippage) in basis points, from the bot settings."""
+    settings = BotSettings.load()
+    slippage = settings.max_slippage_bps
+    return float(settings.max_spread_bps), None if slippage is None else float(slippage)
 
 
 class Venues:
@@ -98,7 +101,7 @@ class Venues:
             return account
         if self.live:
             account = CcxtExchange(live_config(exchange_id, trading=True))
-            account.max_spread_bps = await sync_to_async(_max_spread_bps)()
+            account.max_spread_bps, account.max_slippage_bps = await sync_to_async(_order_limits)()
         else:
             account = PaperExchange(exchange_id, fee_rate=fee_rate, slippage_bps=slippage_bps)
         self.exchanges[exchange_id] = account
@@ -151,10 +154,10 @@ class Venues:
         return asyncio.create_task(account.watch_positions(on_change))
 
     async def refresh_settings(self) -> None:
-        spread = await sync_to_async(_max_spread_bps)()
+        spread, slippage = await sync_to_async(_order_limits)()
         for account in self.exchanges.values():
             if isinstance(account, CcxtExchange):
-                account.max_spread_bps = spread
+                account.max_spread_bps, account.max_slippage_bps = spread, slippage
 
     async def close(self) -> None:
         closed = set()

@@ -69,6 +69,9 @@ class Order:
     created_ms: int
     last_price: float
     create_type: str = "CreateByUser"
+    # Bybit's slippage tolerance ("Percent", "0.5"), recorded as sent; the simulator fills at
+    # its quote, so it never reaches it.
+    slippage_tolerance: tuple[str, str] | None = None
     fills: list[Fill] = field(default_factory=list)
 
     @property
@@ -210,6 +213,7 @@ class Account:
             reduce_only=reduce_only,
             created_ms=now,
             last_price=quote.last,
+            slippage_tolerance=_slippage(request),
         )
         return self._execute(order, legs, price, now)
 
@@ -337,3 +341,12 @@ def _index(value: Any) -> int:
         return int(value)
     except (TypeError, ValueError):
         raise BybitError(10001, "positionIdx invalid: 0, 1 or 2.") from None
+
+
+def _slippage(request: dict[str, Any]) -> tuple[str, str] | None:
+    kind, value = request.get("slippageToleranceType"), request.get("slippageTolerance")
+    if kind is None and value is None:
+        return None
+    if kind not in ("TickSize", "Percent") or value is None:
+        raise BybitError(10001, "slippageToleranceType is TickSize or Percent, with a value.")
+    return str(kind), str(value)

@@ -338,4 +338,5 @@ class BybitSimulator:
             "fee": order.fee,
             "reduceOnly": order.reduce_only,
             "createType": order.create_type,
+            "slippageTolerance": order.slippage_tolerance,
         }
