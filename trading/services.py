@@ -414,8 +414,9 @@ def backtest_job_run(*, job_id: int) -> BacktestJob | None:
     from trading.backtest.replay import replay  # numpy and pyarrow: only where a replay runs
 
     jobs = BacktestJob.objects.filter(pk=job_id)
+    now = timezone.now()
     taken = jobs.filter(status=BacktestJob.Status.QUEUED).update(
-        status=BacktestJob.Status.RUNNING, started_at=timezone.now(), progress=0.0
+        status=BacktestJob.Status.RUNNING, started_at=now, beat_at=now, progress=0.0
     )
     job = jobs.first()
     if not taken:
@@ -424,7 +425,7 @@ def backtest_job_run(*, job_id: int) -> BacktestJob | None:
     assert job is not None
 
     def progress(share: float) -> None:
-        jobs.update(progress=round(share, 4))
+        jobs.update(progress=round(share, 4), beat_at=timezone.now())
 
     try:
         scenario = scenario_from_db(exchange=job.exchange, symbol=job.symbol)

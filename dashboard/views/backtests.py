@@ -27,6 +27,7 @@ JOBS_SHOWN = 10
 
 
 def _jobs_context(*, runs: bool = False) -> dict[str, Any]:
+    BacktestJob.objects.fail_stalled()
     jobs = BacktestJob.objects.recent(JOBS_SHOWN)
     polling = any(job.is_active for job in jobs)
     context: dict[str, Any] = {"jobs": jobs, "polling": polling}

@@ -283,3 +283,37 @@ def test_the_jobs_list_shows_the_latest_ten_newest_first(staff_client: Client) -
     html = staff_client.get("/backtests/jobs", headers=HTMX).content.decode()
     shown = [int(n) for n in re.findall(r'id="backtest-job-(\d+)"', html)]
     assert shown == [job.pk for job in reversed(jobs)][:10]
+
+
+def test_a_running_job_silent_for_minutes_is_shown_failed(staff_client: Client) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from trading.models.backtests import STALLED_AFTER
+
+    long_ago = timezone.now() - STALLED_AFTER - timedelta(seconds=5)
+    dead = BacktestJob.objects.create(
+        exchange="binanceusdm",
+        symbol="BTC/USDT:USDT",
+        data_files=["/nowhere.csv"],
+        status=BacktestJob.Status.RUNNING,
+        started_at=long_ago,
+        beat_at=long_ago,
+        progress=0.4,
+    )
+    alive = BacktestJob.objects.create(
+        exchange="binanceusdm",
+        symbol="BTC/USDT:USDT",
+        data_files=["/nowhere.csv"],
+        status=BacktestJob.Status.RUNNING,
+        started_at=long_ago,
+        beat_at=timezone.now(),
+        progress=0.4,
+    )
+    html = staff_client.get("/backtests/jobs", headers={"HX-Request": "true"}).content.decode()
+    dead.refresh_from_db()
+    alive.refresh_from_db()
+    assert dead.status == "failed" and "stopped without finishing" in dead.error
+    assert alive.status == "running"
+    assert "stopped without finishing" in html

@@ -3,11 +3,17 @@ and the jobs that replay one in the background when a trader starts it from the 
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from trading.models.base import check
+
+# A running job silent this long (its progress is written every quarter second) has died.
+STALLED_AFTER = timedelta(minutes=2)
 
 # A saved run keeps at most this many orders; the summary still counts them all.
 SAVED_ORDERS_MAX = 10_000
@@ -55,6 +61,17 @@ class BacktestJobQuerySet(models.QuerySet["BacktestJob"]):
     def recent(self, limit: int = 10) -> list[BacktestJob]:
         """The latest jobs, newest first."""
         return list(self.all()[:limit])
+
+    def fail_stalled(self) -> int:
+        """Running jobs whose replay has given no sign of life for STALLED_AFTER died with the
+        process that ran them: say so, instead of showing them running for ever."""
+        cutoff = timezone.now() - STALLED_AFTER
+        return self.filter(status=BacktestJob.Status.RUNNING, beat_at__lt=cutoff).update(
+            status=BacktestJob.Status.FAILED,
+            error="The run stopped without finishing: the process running it ended (a "
+            "restart, a crash). Start it again.",
+            finished_at=timezone.now(),
+        )
 
 
 class BacktestJob(models.Model):
@@ -106,6 +123,9 @@ class BacktestJob(models.Model):
     requested_by = models.CharField(max_length=150, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
+    beat_at = models.DateTimeField(
+        null=True, blank=True, help_text="The replay's last sign of life (its progress)."
+    )
     finished_at = models.DateTimeField(null=True, blank=True)
 
     objects = BacktestJobQuerySet.as_manager()
