@@ -276,7 +276,14 @@ class TradeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 @admin.register(SymbolRisk)
 class SymbolRiskAdmin(admin.ModelAdmin):
-    list_display = ("exchange", "symbol", "max_position", "max_notional", "max_levels")
+    list_display = (
+        "exchange",
+        "symbol",
+        "max_position",
+        "max_notional",
+        "max_levels",
+        "min_liquidation_distance",
+    )
     list_filter = ("exchange",)
     search_fields = ("exchange", "symbol")
 

@@ -273,6 +273,8 @@ def symbol_risk_set(*, exchange: str, symbol: str, risk: RiskLimits) -> SymbolRi
     row.max_position = None if risk.max_position is None else Decimal(repr(risk.max_position))
     row.max_notional = None if risk.max_notional is None else Decimal(repr(risk.max_notional))
     row.max_levels = risk.max_levels
+    distance = risk.min_liquidation_distance
+    row.min_liquidation_distance = None if distance is None else Decimal(repr(distance))
     row.full_clean()
     row.save()
     _log_on_commit("risk limits set: %s", row)

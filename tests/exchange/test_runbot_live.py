@@ -293,3 +293,43 @@ def test_no_entry_while_the_spread_is_wider_than_the_limit(live_db, wide_sim):
     assert refused, "the crossings of the replay were refused"
     assert all("wider than the 5 bps limit" in r["error"] for r in refused)
     assert not filled(live_db) and not wide_sim.orders()
+
+
+@pytest.fixture
+def stop_db(tmp_path: Path) -> BotDatabase:
+    """The golden levels with a 1% stop-loss each."""
+    database = BotDatabase(tmp_path / "bot.sqlite3")
+    assert database.manage("migrate", "--noinput").returncode == 0
+    scenario = json.loads((GOLDEN / "btcusdt_2024-07-19.scenario.json").read_text())
+    scenario["exchange"] = "bybit"
+    for level in scenario["levels"]:
+        level["stop_loss_pct"] = "0.01"
+    database.setup(scenario)
+    return database
+
+
+def test_a_level_stop_loss_also_rests_on_the_exchange(stop_db, sim):
+    bot = start_bot(stop_db, sim)
+    try:
+        wait_for(lambda: bool(stop_db.rows("SELECT 1 FROM trading_feedstatus")), "the bot")
+        sim.start_replay()
+        wait_for(lambda: bool(filled(stop_db)), "a first fill")
+        side = filled(stop_db)[0]["side"]
+
+        def on_the_exchange() -> bool:
+            # 1% from the side's average entry as the exchange holds it, on the 0.1 tick,
+            # never tighter than asked.
+            stop, held = sim.stops().get(side), sim.positions().get(side, {})
+            if stop is None or not held.get("size"):
+                return False
+            wanted = held["entry_price"] * (0.99 if side == "LONG" else 1.01)
+            safe = stop <= wanted + 1e-9 if side == "LONG" else stop >= wanted - 1e-9
+            return safe and abs(stop - wanted) <= 0.1 + 1e-6
+
+        wait_for(on_the_exchange, "the stop on the exchange at 1% from the entry", 5)
+        out, err = bot.communicate(timeout=RUN_FOR_S + 30)
+    finally:
+        if bot.poll() is None:
+            bot.kill()
+    assert bot.returncode == 0, err
+    assert not [e for e in log_events(out) if e["event"] == "exchange stop-loss not set"]

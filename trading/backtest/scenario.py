@@ -82,7 +82,7 @@ def _risk(data: Any) -> RiskLimits:
     if not isinstance(data, dict):
         raise ScenarioError("risk must be an object.")
     limits: dict[str, Any] = {}
-    for key in ("max_position", "max_notional"):
+    for key in ("max_position", "max_notional", "min_liquidation_distance"):
         if data.get(key) is not None:
             limits[key] = float(_decimal(data, key, "risk."))
     if data.get("max_levels") is not None:
@@ -115,7 +115,9 @@ def _level(item: Any, index: int) -> LevelConfig:
     }
     touch = _bool(item.get("close_on_touch", False), f"{where}close_on_touch")
     try:
-        return LevelConfig(level_id, price, size, cool_down, **exits, close_on_touch=touch)
+        return LevelConfig(
+            level_id, price, size, cool_down, **exits, close_on_touch=touch, leverage=leverage
+        )
     except ValueError as e:
         raise ScenarioError(str(e)) from None
 
@@ -178,6 +180,7 @@ def scenario_to_dict(scenario: Scenario) -> dict[str, Any]:
             "max_position": scenario.risk.max_position,
             "max_notional": scenario.risk.max_notional,
             "max_levels": scenario.risk.max_levels,
+            "min_liquidation_distance": scenario.risk.min_liquidation_distance,
         },
         "levels": [
             {
@@ -194,6 +197,7 @@ def scenario_to_dict(scenario: Scenario) -> dict[str, Any]:
                     if value is not None
                 },
                 **({"close_on_touch": True} if level.close_on_touch else {}),
+                **({"leverage": level.leverage} if level.leverage is not None else {}),
             }
             for level in scenario.levels
         ],

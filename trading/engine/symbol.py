@@ -21,6 +21,8 @@ from trading.engine.sentiment import SentimentWindow
 from trading.engine.types import (
     IGNORED_ALREADY_FIRED,
     IGNORED_COOLDOWN,
+    IGNORED_LIQUIDATION,
+    IGNORED_MARGIN,
     IGNORED_MAX_LEVELS,
     IGNORED_MAX_NOTIONAL,
     IGNORED_MAX_POSITION,
@@ -28,6 +30,7 @@ from trading.engine.types import (
     IGNORED_SENTIMENT,
     LONG,
     REASON_SENTIMENT_EXIT,
+    REASON_STOP_LOSS,
     REASON_TIER,
     SHORT,
     SIDES,
@@ -124,6 +127,9 @@ class SymbolEngine:
         self._hi = -inf
         self.position = {LONG: 0.0, SHORT: 0.0}
         self.entry = {LONG: 0.0, SHORT: 0.0}  # each side's average entry price
+        # The account's free margin as last reported (None: unknown, not checked); each entry
+        # takes its margin off until the next report.
+        self.free_margin: float | None = None
         self.close_cycle = {LONG: 0, SHORT: 0}
         self._with_exits = False  # any level with a stop-loss, take-profit or touch exit
         self._exits = {LONG: NO_EXITS, SHORT: NO_EXITS}
@@ -217,6 +223,14 @@ class SymbolEngine:
             exits = self._exits.values()
             self._lo = max(self._lo, *(e.below for e in exits))
             self._hi = min(self._hi, *(e.above for e in exits))
+
+    def stop_price(self, side: str) -> float | None:
+        """The stop-loss price of a held side, from its levels' `stop_loss_pct`; None when no
+        holding level has one. Live, it also rests on the exchange."""
+        exits = self._exits[side]
+        if side == LONG:
+            return exits.below if exits.below_reason == REASON_STOP_LOSS else None
+        return exits.above if exits.above_reason == REASON_STOP_LOSS else None
 
     def _refresh_exits(self) -> None:
         for side in SIDES:
@@ -358,6 +372,15 @@ class SymbolEngine:
     def _risk_block(self, level: _Level, side: str, size: float, price: float) -> str | None:
         """The limit an entry of `size` would break, if any."""
         risk = self._risk
+        leverage = level.config.leverage
+        if leverage and self.free_margin is not None and size * price / leverage > self.free_margin:
+            return IGNORED_MARGIN
+        if leverage and risk.min_liquidation_distance is not None:
+            held = self.position[side]
+            entry = (self.entry[side] * held + price * size) / (held + size)
+            liquidation = risk.liquidation_price(side, entry, leverage)
+            if abs(liquidation - level.price) <= risk.min_liquidation_distance * level.price:
+                return IGNORED_LIQUIDATION
         held = self.position[side] + size
         if risk.max_position is not None and held > risk.max_position * (1 + _SIZE_EPSILON):
             return IGNORED_MAX_POSITION
@@ -427,6 +450,8 @@ class SymbolEngine:
             )
         )
         state.filled = target
+        if self.free_margin is not None and config.leverage:
+            self.free_margin -= size * price / config.leverage  # until the account says again
         held = self.position[side]
         self.entry[side] = (self.entry[side] * held + price * size) / (held + size)
         self.position[side] = round(held + size, SIZE_DECIMALS)

@@ -40,6 +40,8 @@ IGNORED_MAX_POSITION: Final = "max_position"
 IGNORED_MAX_NOTIONAL: Final = "max_notional"
 IGNORED_MAX_LEVELS: Final = "max_levels"
 IGNORED_DAILY_LOSS: Final = "daily_loss"
+IGNORED_MARGIN: Final = "margin"
+IGNORED_LIQUIDATION: Final = "liquidation"
 
 LevelId: TypeAlias = str | int
 Number: TypeAlias = float | int | Decimal | str
@@ -116,6 +118,7 @@ class LevelConfig:
     take_profit_pct: Decimal | None = None
     stop_loss_pct: Decimal | None = None
     close_on_touch: bool = False
+    leverage: int | None = None  # for the margin and liquidation checks; None: not checked
 
     def __init__(
         self,
@@ -128,6 +131,7 @@ class LevelConfig:
         take_profit_pct: Number | None = None,
         stop_loss_pct: Number | None = None,
         close_on_touch: bool = False,
+        leverage: int | None = None,
     ) -> None:
         price = to_decimal(level_price)
         size = float(base_size)
@@ -151,6 +155,9 @@ class LevelConfig:
         object.__setattr__(self, "take_profit_pct", exits["take_profit_pct"])
         object.__setattr__(self, "stop_loss_pct", exits["stop_loss_pct"])
         object.__setattr__(self, "close_on_touch", bool(close_on_touch))
+        if leverage is not None and not int(leverage) >= 1:
+            raise ValueError(f"level {level_id}: leverage must be at least 1.")
+        object.__setattr__(self, "leverage", None if leverage is None else int(leverage))
 
     @property
     def has_exits(self) -> bool:
@@ -184,17 +191,30 @@ class SentimentConfig:
 @dataclass(frozen=True, slots=True)
 class RiskLimits:
     """Per (exchange, symbol): the most a side may hold, in base units and in notional at the
-    entry's price, and the most levels holding a position at once. None: no limit."""
+    entry's price, the most levels holding a position at once, and how near the level a side's
+    liquidation price may come (a fraction of the level price: 0.05 is 5%). None: no limit.
+
+    The liquidation price is estimated for isolated margin at the level's leverage:
+    `E*(1 - 1/lev + mm)` for a LONG, `E*(1 + 1/lev - mm)` for a SHORT, where `E` is the side's
+    average entry after the order and `mm` the maintenance margin rate."""
 
     max_position: float | None = None
     max_notional: float | None = None
     max_levels: int | None = None
+    min_liquidation_distance: float | None = None
+    maintenance_margin: float = 0.005
 
     def __post_init__(self) -> None:
-        for name in ("max_position", "max_notional", "max_levels"):
+        for name in ("max_position", "max_notional", "max_levels", "min_liquidation_distance"):
             value = getattr(self, name)
             if value is not None and not value > 0:
                 raise ValueError(f"{name} must be above 0, or empty for no limit.")
+        if not 0 <= self.maintenance_margin < 1:
+            raise ValueError("maintenance_margin must be at least 0 and below 1.")
+
+    def liquidation_price(self, side: str, entry: float, leverage: int) -> float:
+        step = 1 / leverage - self.maintenance_margin
+        return entry * (1 - step) if side == LONG else entry * (1 + step)
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,6 +304,8 @@ _REASONS: Final = {
     IGNORED_MAX_LEVELS: "crossed, but as many levels as allowed already hold positions.",
     IGNORED_DAILY_LOSS: "crossed after the account's daily loss limit was reached: no entry "
     "until the next UTC day.",
+    IGNORED_MARGIN: "crossed, but the account's free margin does not cover the order.",
+    IGNORED_LIQUIDATION: "crossed, but the side's liquidation price would come too near the level.",
 }
 
 

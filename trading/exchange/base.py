@@ -59,4 +59,13 @@ class Exchange(Protocol):
 
     async def positions(self, symbol: str) -> dict[str, PositionInfo]: ...
 
+    async def free_margin(self, symbol: str) -> float | None:
+        """The account's free margin in the symbol's settle currency; None when unknown."""
+        ...
+
+    async def protect(self, symbol: str, side: str, stop_price: float | None) -> str | None:
+        """Rest a stop-loss for a side's position on the exchange (None removes it), so that it
+        holds if the bot dies; returns None, or why the exchange could not."""
+        ...
+
     async def close(self) -> None: ...

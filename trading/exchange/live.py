@@ -19,10 +19,11 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import re
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any
 
 import structlog
@@ -33,6 +34,7 @@ from trading.exchange.base import FILLED, REJECTED, OrderRequest, OrderResult, P
 from trading.exchange.markets import MarketRules
 from trading.exchange.ratelimit import TokenBucket
 from trading.feeds.live import backoff_delay
+from trading.numbers import plain
 
 log = structlog.get_logger("levelbot.exchange")
 
@@ -46,6 +48,9 @@ RATE_LIMIT_RETRIES = 3
 RATE_LIMIT_BACKOFF_S = 0.25
 # A market order is normally filled before its answer arrives; if not, look again this often.
 FILL_POLLS = (0.05, 0.1, 0.2, 0.4, 0.8)
+# The exchange-side stop follows the mark price: one stray trade on a thin book cannot fire
+# it, and it is the price Bybit liquidates by. The bot's own stop reacts to trades first.
+STOP_TRIGGER = "MarkPrice"
 
 
 class OrderOutcomeUnknown(Exception):
@@ -321,6 +326,58 @@ class CcxtExchange:
         key = "clOrdId" if self.name == "okx" else "origClientOrderId"
         return await self.client.fetch_order(None, symbol, {key: cid})  # type: ignore[no-any-return]
 
+    # -- the stop-loss on the exchange ---------------------------------------------------
+
+    async def protect(self, symbol: str, side: str, stop_price: float | None) -> str | None:
+        """Rest a stop-loss for one side's position on the exchange, so that it holds if the
+        bot dies; `stop_price` None removes it. The price goes to the market's tick, away from
+        the position (down for a LONG, up for a SHORT): never tighter than asked.
+
+        Returns None once the exchange holds it so (an unchanged stop, or a removal from a
+        side already flat, included), else the reason in one line: a refusal never raises,
+        the bot keeps its own stop either way. On Bybit it is the position's own stop-loss
+        (`/v5/position/trading-stop`, tpslMode Full, by the mark price): the whole side closes
+        at the market when it is reached, and Bybit drops it when the position closes."""
+        if side not in (LONG, SHORT):
+            raise ValueError(f"The side is {LONG} or {SHORT}, not {side!r}.")
+        if self.name != "bybit":
+            return (
+                f"A stop-loss on the exchange is not supported on {self.name} yet: the bot's own "
+                "stop is the only one, and it holds only while the bot runs."
+            )
+        market = (self.client.markets or {}).get(symbol)
+        if market is None:
+            return f"{self.name} has no market {symbol} loaded."
+        price = Decimal(0)
+        if stop_price is not None:
+            price = stop_level(stop_price, side, (market.get("precision") or {}).get("price"))
+            if price <= 0:
+                return f"{stop_price!r} is no stop price: give a price above 0."
+        request = {
+            "category": "linear",
+            "symbol": market["id"],
+            "positionIdx": 1 if side == LONG else 2,
+            "tpslMode": "Full",
+            "stopLoss": plain(price),  # "0" cancels the stop
+            "slTriggerBy": STOP_TRIGGER,
+            "slOrderType": "Market",
+        }
+        ccxt = _errors()
+        await self.bucket.acquire()
+        try:
+            await self.client.privatePostV5PositionTradingStop(request)
+        except ccxt.BaseError as e:
+            text = str(e).lower()
+            if any(words in text for words in ALREADY_SO) or (
+                stop_price is None and "zero position" in text
+            ):
+                return None  # already so; a flat side has no stop left to remove
+            reason = describe_error(e)
+            self.log.warning("stop-loss refused", symbol=symbol, side=side, error=reason)
+            return reason
+        self.log.info("stop-loss set", symbol=symbol, side=side, stop_price=plain(price))
+        return None
+
     # -- positions -----------------------------------------------------------------------
 
     async def positions(self, symbol: str) -> dict[str, PositionInfo]:
@@ -365,6 +422,15 @@ class CcxtExchange:
             if symbols:
                 await on_change(symbols)
 
+    async def free_margin(self, symbol: str) -> float | None:
+        """The account's free balance in the symbol's settle currency (USDT), over REST."""
+        rules = self.rules.get(symbol)
+        settle = symbol.rpartition(":")[2] if ":" in symbol else "USDT"
+        await self.bucket.acquire()
+        balance = await self.client.fetch_balance()
+        free = (balance.get(settle) or {}).get("free") if rules is not None else None
+        return None if free is None else float(free)
+
     async def close(self) -> None:
         await self.client.close()
 
@@ -379,6 +445,19 @@ def describe_error(error: Exception) -> str:
     status page and a log line can hold."""
     text = f"{type(error).__name__}: {error}"
     return text if len(text) <= 300 else text[:297] + "..."
+
+
+def stop_level(price: float, side: str, tick: object) -> Decimal:
+    """A stop price on the market's tick (a step, as ccxt states it), rounded away from the
+    position: down for a LONG, up for a SHORT. 0 for a price that is not one."""
+    if not math.isfinite(price) or price <= 0:
+        return Decimal(0)
+    value = Decimal(repr(price))
+    step = Decimal(str(tick)) if tick else Decimal(0)
+    if step > 0:
+        rounding = ROUND_FLOOR if side == LONG else ROUND_CEILING
+        value = (value / step).to_integral_value(rounding=rounding) * step
+    return value.normalize() if value > 0 else Decimal(0)
 
 
 def setups_for(levels: Iterable[Any]) -> dict[str, SymbolSetup]:

@@ -51,6 +51,12 @@ class PaperExchange:
     async def positions(self, symbol: str) -> dict[str, PositionInfo]:
         return await sync_to_async(self.positions_sync)(symbol)
 
+    async def free_margin(self, symbol: str) -> float | None:
+        return None  # the paper account does not model margin: the check is live only
+
+    async def protect(self, symbol: str, side: str, stop_price: float | None) -> str | None:
+        return None  # the paper account lives in the bot: its own stop is the one
+
     async def close(self) -> None:
         return None
 

@@ -170,6 +170,7 @@ class Level(models.Model):
             take_profit_pct=self.take_profit_pct,
             stop_loss_pct=self.stop_loss_pct,
             close_on_touch=self.close_on_touch,
+            leverage=self.leverage,
         )
 
 
@@ -300,6 +301,14 @@ class SymbolRisk(models.Model):
         validators=[MinValueValidator(1, messages.LIMIT_POSITIVE)],
         help_text="The most levels that may hold a position at once.",
     )
+    min_liquidation_distance = models.DecimalField(
+        **TIER,
+        null=True,
+        blank=True,
+        validators=[GreaterThanValidator(0, messages.LIMIT_POSITIVE)],
+        help_text="No entry whose side's liquidation price (isolated margin at the level's "
+        "leverage) would come within this fraction of the level price: 0.05 is 5%.",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -313,7 +322,8 @@ class SymbolRisk(models.Model):
                 "trading_symbolrisk_limits_positive",
                 (Q(max_position__isnull=True) | Q(max_position__gt=0))
                 & (Q(max_notional__isnull=True) | Q(max_notional__gt=0))
-                & (Q(max_levels__isnull=True) | Q(max_levels__gt=0)),
+                & (Q(max_levels__isnull=True) | Q(max_levels__gt=0))
+                & (Q(min_liquidation_distance__isnull=True) | Q(min_liquidation_distance__gt=0)),
                 messages.LIMIT_POSITIVE,
             ),
         ]
@@ -326,6 +336,9 @@ class SymbolRisk(models.Model):
             max_position=None if self.max_position is None else float(self.max_position),
             max_notional=None if self.max_notional is None else float(self.max_notional),
             max_levels=self.max_levels,
+            min_liquidation_distance=None
+            if self.min_liquidation_distance is None
+            else float(self.min_liquidation_distance),
         )
 
 

@@ -274,6 +274,7 @@ class Bot:
             await self._close_on_request()
             await self._check_daily_loss()
             for runner in self.runners.values():
+                await runner.sync_stops()
                 await runner.check_stale()
                 await runner.save_events()
                 await runner.flush_status()

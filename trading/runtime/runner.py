@@ -109,6 +109,8 @@ class SymbolRunner:
         self.engine: SymbolEngine | None = None
         self.tiers_key = 0
         self.entries_paused = False  # the kill switch, as last read
+        self.exchange_stops: dict[str, float | None] = {}  # side -> stop resting on the exchange
+        self.stops_refused: dict[str, tuple[float | None, float]] = {}  # side -> (stop, when)
         self.loss_limit_hit = False  # the account's daily loss limit, as the bot last judged
         self.heartbeat_timeout_s = 10.0
         self.reload_ms = 5000
@@ -150,6 +152,7 @@ class SymbolRunner:
         self.reload_ms = snapshot.reload_ms
         await self.recover()
         await self.sync_positions()
+        await self._refresh_margin()
         await self.flush_status(state=FeedStatus.State.LIVE)
         self.log.info(
             "symbol started",
@@ -190,6 +193,39 @@ class SymbolRunner:
         else:
             self.log.info("daily loss limit cleared: entries allowed")
         return True
+
+    async def _refresh_margin(self) -> None:
+        """The account's free margin, for the engine's margin check (live accounts only)."""
+        assert self.engine is not None
+        try:
+            self.engine.free_margin = await self.exchange.free_margin(self.symbol)
+        except Exception as e:  # the check waits for the next reload; trading goes on
+            self.engine.free_margin = None
+            self.log.warning("free margin unknown", error=f"{type(e).__name__}: {e}")
+
+    async def sync_stops(self) -> None:
+        """Each held side's stop-loss, resting on the exchange as well, so that it holds if the
+        bot dies; moved as fills change the side's average entry, removed when it closes.
+        Off the tick path (the bot's housekeeping); a refusal is shown, the bot's own stop
+        stays."""
+        if self.engine is None:
+            return
+        now = time.monotonic()
+        for side in SIDES:
+            wanted = self.engine.stop_price(side)
+            if wanted == self.exchange_stops.get(side):
+                continue
+            refused = self.stops_refused.get(side)
+            if refused is not None and refused[0] == wanted and now - refused[1] < 60:
+                continue  # the same stop again only after a minute: each try costs a call
+            refusal = await self.exchange.protect(self.symbol, side, wanted)
+            if refusal is None:
+                self.exchange_stops[side] = wanted
+                self.stops_refused.pop(side, None)
+                continue
+            self.stops_refused[side] = (wanted, now)
+            self.last_error = refusal
+            self.log.warning("exchange stop-loss not set", side=side, why=refusal)
 
     async def resync_positions(self) -> None:
         """After a reconnect: the exchange's positions over REST are the truth. A side the
@@ -278,6 +314,7 @@ class SymbolRunner:
             self.heartbeat_timeout_s = snapshot.heartbeat_timeout_s
             self.reload_ms = snapshot.reload_ms
             await self.recover()  # an order whose answer never came is settled here
+            await self._refresh_margin()
         if after - before:
             self.log.info("levels added", levels=sorted(after - before, key=str))
         if before - after:

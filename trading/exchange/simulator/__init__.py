@@ -8,9 +8,10 @@ class trades against it over REST and websockets on 127.0.0.1.
     client = make_client(config)                          # trading.exchange.accounts
 
 `manage.py exchange_sim` runs one as a process. Modules: `bybit` (the simulator and its fault
-controls), `account` (orders, fills, positions), `market` (price, quote, replay), `server`
-(REST routes), `streams` (websockets), `wire` (Bybit's JSON shapes), `instruments` (the
-recorded instrument list), `thread` (running it beside synchronous code).
+controls), `account` (orders, fills, positions), `stops` (a position's stop-loss), `market`
+(price, quote, replay), `server` (REST routes), `streams` (websockets), `wire` (Bybit's JSON
+shapes), `instruments` (the recorded instrument list), `thread` (running it beside
+synchronous code).
 """
 
 from __future__ import annotations

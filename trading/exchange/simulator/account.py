@@ -14,6 +14,10 @@ are refused.
 Margin is one pool: an opening order needs notional / leverage plus its fee out of equity less
 the margin of the positions held. The margin mode is recorded and answered, not simulated:
 there are no liquidations (`close_side` plays one), no funding and no maintenance margin.
+
+Each side may hold a stop-loss (`stops`, set through `stops.set_stop`); `close_side` with the
+stop closes the side when the price reaches it, and a side that goes flat loses its stop, as
+Bybit cancels a position's stop with the position.
 """
 
 from __future__ import annotations
@@ -34,6 +38,15 @@ ONE_WAY, HEDGE = 0, 3  # Bybit's position mode numbers
 MARGIN_MODES = ("REGULAR_MARGIN", "ISOLATED_MARGIN", "PORTFOLIO_MARGIN")
 HEDGE_INDEX = {LONG: 1, SHORT: 2}
 MAX_LINK_ID = 36
+
+
+@dataclass(frozen=True, slots=True)
+class Stop:
+    """A position's stop-loss (tpslMode Full): the whole side closes at the market once the
+    price reaches `price`."""
+
+    price: Decimal
+    trigger_by: str  # LastPrice, MarkPrice or IndexPrice: one and the same price here
 
 
 class BybitError(Exception):
@@ -69,6 +82,7 @@ class Order:
     created_ms: int
     last_price: float
     create_type: str = "CreateByUser"
+    stop: Stop | None = None  # the stop-loss that triggered it, if one did
     # Bybit's slippage tolerance ("Percent", "0.5"), recorded as sent; the simulator fills at
     # its quote, so it never reaches it.
     slippage_tolerance: tuple[str, str] | None = None
@@ -117,6 +131,7 @@ class Account:
         self.orders: list[Order] = []
         self._by_link_id: dict[str, Order] = {}
         self.books = {LONG: SideBook(created_ms=now), SHORT: SideBook(created_ms=now)}
+        self.stops: dict[str, Stop] = {}  # LONG/SHORT -> its stop-loss, where one is set
 
     # Settings -------------------------------------------------------------------------------
 
@@ -198,7 +213,7 @@ class Account:
             raise BybitError(10001, "Side invalid: Buy or Sell.")
         qty = self._checked_qty(request.get("qty"))
         reduce_only = str(request.get("reduceOnly", "")).lower() in ("true", "1")
-        index = _index(request.get("positionIdx", 0))
+        index = position_index(request.get("positionIdx", 0))
         legs = self._legs(side, index, qty, reduce_only)
         price = quote.ask if side == "Buy" else quote.bid
         opening = sum((q for _, action, q in legs if action == OPEN), Decimal(0))
@@ -217,8 +232,9 @@ class Account:
         )
         return self._execute(order, legs, price, now)
 
-    def close_side(self, side: str, quote: Quote, now: int) -> Order:
-        """Close a whole side behind the client's back, as a liquidation or a click would."""
+    def close_side(self, side: str, quote: Quote, now: int, stop: Stop | None = None) -> Order:
+        """Close a whole side behind the client's back, as a liquidation or a click would, or
+        as its stop-loss `stop` does once the price reaches it."""
         held = self.held(side)
         if not held:
             raise ValueError(f"There is no {side} position to close.")
@@ -231,7 +247,8 @@ class Account:
             reduce_only=True,
             created_ms=now,
             last_price=quote.last,
-            create_type="CreateByClosing",
+            create_type="CreateByStopLoss" if stop else "CreateByClosing",
+            stop=stop,
         )
         price = quote.bid if side == LONG else quote.ask
         return self._execute(order, [(side, CLOSE, held)], price, now)
@@ -320,6 +337,9 @@ class Account:
             book.updated_ms = now
             fill = Fill(str(uuid.uuid4()), side, action, qty, price, done.fee, done.realized_pnl)
             order.fills.append(fill)
+        for side in {fill.side for fill in order.fills}:
+            if not self.held(side):
+                self.stops.pop(side, None)  # Bybit cancels a position's stop with the position
         self.orders.append(order)
         if order.order_link_id:
             self._by_link_id[order.order_link_id] = order
@@ -336,7 +356,7 @@ def _decimal(value: Any, name: str) -> Decimal:
     return number
 
 
-def _index(value: Any) -> int:
+def position_index(value: Any) -> int:
     try:
         return int(value)
     except (TypeError, ValueError):

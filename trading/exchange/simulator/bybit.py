@@ -4,7 +4,9 @@ One account, one linear symbol, REST and websockets on one port of 127.0.0.1. Pr
 (settable) or replayed from a recorded trades file; market orders fill at once at the quote.
 Faults (dropped or stalled websockets, late or rate-limited answers, refused orders, positions
 closed behind the client's back) are coroutines here and `POST /sim/control` calls away, so a
-test can fault the simulator in-process or a bot running in another process.
+test can fault the simulator in-process or a bot running in another process. A position's
+stop-loss (`/v5/position/trading-stop`) rests here and closes the side when a price move
+reaches it, whether or not any client is still connected.
 
 It runs on the caller's event loop: `await sim.start()`, `await sim.stop()`. To drive it from
 synchronous code or another thread, use `SimulatorThread`.
@@ -40,6 +42,7 @@ from trading.exchange.simulator.market import (
     replay,
 )
 from trading.exchange.simulator.server import build_app
+from trading.exchange.simulator.stops import reached
 from trading.exchange.simulator.streams import Streams
 
 logger = logging.getLogger(__name__)
@@ -212,6 +215,7 @@ class BybitSimulator:
             raise ValueError(f"The price must be above 0, not {price}.")
         self.market.set_price(float(price))
         await self._publish_market(None)
+        await self._trigger_stops()
 
     async def start_replay(self) -> None:
         """Let a replay created with `replay_paused` begin."""
@@ -239,6 +243,11 @@ class BybitSimulator:
             }
         return summary
 
+    def stops(self) -> dict[str, float | None]:
+        """Each side's stop-loss price on the exchange, None where there is none."""
+        held = self.account.stops
+        return {side: float(held[side].price) if side in held else None for side in (LONG, SHORT)}
+
     def topics(self) -> list[str]:
         """The websocket topics some client is subscribed to now."""
         return sorted(self.streams.topics())
@@ -252,6 +261,7 @@ class BybitSimulator:
             "wallet_balance": self.account.wallet_balance(),
             "orders": self.orders(),
             "positions": self.positions(),
+            "stops": self.stops(),
             "topics": self.topics(),
             "requests": dict(self.requests),
         }
@@ -262,25 +272,40 @@ class BybitSimulator:
         """The private stream's news of a fill: the order, its executions, the positions."""
         mark = self.market.last
         account = self.account
-        messages = {
-            "order": [wire.order_record(order, account, pushed=True)],
-            "execution": [
-                wire.execution_record(order, fill, account, mark, pushed=True)
-                for fill in order.fills
-            ],
-            "position": [
-                wire.position_record(account, index, side, mark, pushed=True)
-                for index, side in account.slots()
-                if side is None or side in {fill.side for fill in order.fills}
-            ],
-        }
-        for topic, data in messages.items():
-            message = {"id": str(uuid.uuid4()), "topic": topic, "creationTime": now_ms()}
-            await self.streams.publish(topic, {**message, "data": data})
+        await self._publish_private("order", [wire.order_record(order, account, pushed=True)])
+        executions = [
+            wire.execution_record(order, fill, account, mark, pushed=True) for fill in order.fills
+        ]
+        await self._publish_private("execution", executions)
+        await self.publish_positions({fill.side for fill in order.fills})
+
+    async def publish_positions(self, sides: set[str]) -> None:
+        """The private stream's news of these sides' positions (LONG/SHORT): a fill, a stop."""
+        account, mark = self.account, self.market.last
+        records = [
+            wire.position_record(account, index, side, mark, pushed=True)
+            for index, side in account.slots()
+            if side is None or side in sides
+        ]
+        await self._publish_private("position", records)
+
+    async def _publish_private(self, topic: str, data: list[dict[str, Any]]) -> None:
+        message = {"id": str(uuid.uuid4()), "topic": topic, "creationTime": now_ms()}
+        await self.streams.publish(topic, {**message, "data": data})
 
     async def _on_tick(self, tick: Tick) -> None:
         self.market.trade(tick)
         await self._publish_market(tick if tick.qty else None)
+        await self._trigger_stops()
+
+    async def _trigger_stops(self) -> None:
+        """Close at the market every side whose stop-loss the price has reached, as Bybit
+        does on its own: no client needs to be there."""
+        if not self.account.stops:
+            return
+        for side, stop in reached(self.account, self.market.last):
+            order = self.account.close_side(side, self.market.quote(), now_ms(), stop)
+            await self.publish_order(order)
 
     async def _publish_market(self, trade: Tick | None) -> None:
         """A market move on the public stream: the trade (when there was one: a price set by

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from trading.exchange.simulator import wire
+from trading.exchange.simulator import stops, wire
 from trading.exchange.simulator.account import BybitError
 from trading.exchange.simulator.market import now_ms
 
@@ -190,6 +190,15 @@ async def position_list(sim: BybitSimulator, params: Params) -> Any:
     return {"category": category, **wire.page(records, params, default=20, maximum=200)}
 
 
+async def trading_stop(sim: BybitSimulator, params: Params) -> Any:
+    """Set, move or cancel (`stopLoss` "0") a position's stop-loss; the position stream says so."""
+    _linear(params)
+    _symbol(sim, params)
+    side = stops.set_stop(sim.account, params, sim.market.last)
+    await sim.publish_positions({side})
+    return {}
+
+
 # Orders ------------------------------------------------------------------------------------
 
 
@@ -254,6 +263,7 @@ ROUTES: dict[tuple[str, str], tuple[Handler, bool]] = {
     ("POST", "/v5/position/set-leverage"): (set_leverage, True),
     ("POST", "/v5/account/set-margin-mode"): (set_margin_mode, True),
     ("GET", "/v5/position/list"): (position_list, True),
+    ("POST", "/v5/position/trading-stop"): (trading_stop, True),
     ("POST", "/v5/order/create"): (order_create, True),
     ("GET", "/v5/order/realtime"): (order_realtime, True),
     ("GET", "/v5/order/history"): (order_history, True),

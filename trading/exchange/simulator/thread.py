@@ -90,6 +90,9 @@ class SimulatorThread:
     def positions(self) -> dict[str, dict[str, float]]:
         return self._read(self.sim.positions)
 
+    def stops(self) -> dict[str, float | None]:
+        return self._read(self.sim.stops)
+
     def topics(self) -> list[str]:
         return self._read(self.sim.topics)
 

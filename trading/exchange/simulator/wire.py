@@ -50,6 +50,7 @@ def envelope(result: Any, code: int = 0, message: str = "OK") -> dict[str, Any]:
 
 def order_record(order: Order, account: Account, *, pushed: bool = False) -> dict[str, Any]:
     instrument = account.instrument
+    stop = order.stop
     record = {
         "orderId": order.order_id,
         "orderLinkId": order.order_link_id,
@@ -73,9 +74,9 @@ def order_record(order: Order, account: Account, *, pushed: bool = False) -> dic
         "cumFeeDetail": {"USDT": money(order.fee)},
         "timeInForce": "IOC",
         "orderType": "Market",
-        "stopOrderType": "",
+        "stopOrderType": "StopLoss" if stop else "",
         "orderIv": "",
-        "triggerPrice": "",
+        "triggerPrice": instrument.price_text(float(stop.price)) if stop else "",
         "takeProfit": "",
         "stopLoss": "",
         "tpslMode": "",
@@ -84,7 +85,7 @@ def order_record(order: Order, account: Account, *, pushed: bool = False) -> dic
         "tpTriggerBy": "",
         "slTriggerBy": "",
         "triggerDirection": 0,
-        "triggerBy": "",
+        "triggerBy": stop.trigger_by if stop else "",
         "lastPriceOnCreated": instrument.price_text(order.last_price),
         "reduceOnly": order.reduce_only,
         "closeOnTrigger": False,
@@ -114,7 +115,7 @@ def execution_record(
         "leavesQty": "0",
         "createType": order.create_type,
         "orderType": "Market",
-        "stopOrderType": "",
+        "stopOrderType": "StopLoss" if order.stop else "",
         "execFee": money(fill.fee),
         "feeCurrency": "USDT",
         "execId": fill.exec_id,
@@ -151,6 +152,7 @@ def position_record(
     entry = held.entry_price if held and size else 0.0
     value = size * entry
     margin = value / float(account.leverage)
+    stop = account.stops.get(side) if side else None
     record = {
         "positionIdx": index,
         "riskId": 1,
@@ -172,7 +174,7 @@ def position_record(
         "positionIM": money(margin),
         "tpslMode": "Full",
         "takeProfit": "",
-        "stopLoss": "",
+        "stopLoss": instrument.price_text(float(stop.price)) if stop else "",
         "trailingStop": "0",
         "unrealisedPnl": money(held.unrealized(side, mark) if held and side else 0.0),
         "curRealisedPnl": money(book.cur_realised),
