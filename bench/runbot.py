@@ -47,13 +47,14 @@ def run_bot(env: dict[str, str], *args: str) -> dict[str, object]:
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,  # the log lines are JSON; anything else is an error to show
         text=True,
     )
     assert child.stdout is not None
     out = child.stdout.read()
     _, status, usage = os.wait4(child.pid, 0)
-    assert status == 0, f"runbot exited with {status}"
+    if status != 0:
+        raise SystemExit(f"runbot {' '.join(args)} exited with {status}:\n{out[-4000:]}")
     seconds = time.perf_counter() - started
     stopped = next(
         json.loads(line)

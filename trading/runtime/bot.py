@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 import signal
 import socket
@@ -134,6 +135,7 @@ class Bot:
                 f"(levels with tiers found for {len(pairs)} symbols)."
             )
         self._check_accounts({exchange_id for exchange_id, _ in pairs})
+        await sync_to_async(store.take_over_checkpoints)()
         self.session_id = await sync_to_async(store.session_start)()
         self.prefix = await sync_to_async(store.order_prefix)()
         log.info("bot started", session=str(self.session_id), feed=self.options.feed)
@@ -141,6 +143,9 @@ class Bot:
         try:
             await self._start_symbols(pairs)
             await self._check_daily_loss()  # the history, before anything is told
+            # What start-up built lives as long as the bot: out of every later collection.
+            gc.collect()
+            gc.freeze()
             notify(
                 texts.bot_started(
                     hostname=socket.gethostname(),
@@ -271,6 +276,7 @@ class Bot:
                 if task.done() and not task.cancelled() and (error := task.exception()):
                     raise error
             await sync_to_async(store.session_heartbeat)(self.session_id)
+            await sync_to_async(store.checkpoint)()
             await self._close_on_request()
             await self._check_daily_loss()
             for runner in self.runners.values():
