@@ -314,7 +314,8 @@ class SymbolRunner:
             self.heartbeat_timeout_s = snapshot.heartbeat_timeout_s
             self.reload_ms = snapshot.reload_ms
             await self.recover()  # an order whose answer never came is settled here
-            await self._refresh_margin()
+        # A REST round trip: outside the lock, so that no batch waits for it.
+        await self._refresh_margin()
         if after - before:
             self.log.info("levels added", levels=sorted(after - before, key=str))
         if before - after:
