@@ -681,3 +681,17 @@ def test_live_feed_backs_off_longer_after_each_failure_in_a_row(
     assert attempts == [0, 1, 2]
     assert feed.reconnects == 1  # one outage, however many attempts it took
     assert feed.last_error == "NetworkError: drop 2"
+
+
+def test_order_lookups_are_paced_apart_from_orders() -> None:
+    """A burst of lookups (fills, positions, balance) never holds an order back."""
+    from trading.exchange.ratelimit import LIMITS, QUERY_LIMITS
+
+    for exchange in ("bybit", "binanceusdm", "okx"):
+        orders = TokenBucket.for_exchange(exchange)
+        queries = TokenBucket.for_exchange(exchange, queries=True)
+        assert (orders.rate, orders.burst) == LIMITS[exchange]
+        assert (queries.rate, queries.burst) == QUERY_LIMITS[exchange]
+        for _ in range(queries.burst + 5):
+            queries._tokens -= 1  # spend the queries' bucket dry
+        assert queries.wait_time() > 0 and orders.wait_time() == 0

@@ -114,7 +114,10 @@ class CcxtExchange:
         self.config = config
         self.name = config.exchange
         self.client = client if client is not None else make_client(config)
+        # Orders and every other private call (settings, lookups, positions, balance) are
+        # paced apart, as exchanges limit them apart: lookups never hold an order back.
         self.bucket = TokenBucket.for_exchange(config.exchange)
+        self.queries = TokenBucket.for_exchange(config.exchange, queries=True)
         self.rules: dict[str, MarketRules] = {}
         self.setups: dict[str, SymbolSetup] = {}
         self.quotes: dict[str, tuple[float, float]] = {}  # symbol -> (bid, ask), from the feed
@@ -152,7 +155,7 @@ class CcxtExchange:
                 f"{rules.max_leverage} for {setup.symbol}."
             )
         for what, call, args, params in self._setup_steps(setup):
-            await self.bucket.acquire()
+            await self.queries.acquire()
             try:
                 await call(*args, params)
             except (ccxt.NoChange, ccxt.MarginModeAlreadySet):
@@ -301,7 +304,7 @@ class CcxtExchange:
         ccxt = _errors()
         symbols = [symbol] if symbol else list(self.setups) or list(self.rules)
         for name in symbols:
-            await self.bucket.acquire()
+            await self.queries.acquire()
             try:
                 found = await self._lookup(client_order_id, name)
             except ccxt.OrderNotFound:
@@ -363,7 +366,7 @@ class CcxtExchange:
             "slOrderType": "Market",
         }
         ccxt = _errors()
-        await self.bucket.acquire()
+        await self.queries.acquire()
         try:
             await self.client.privatePostV5PositionTradingStop(request)
         except ccxt.BaseError as e:
@@ -381,7 +384,7 @@ class CcxtExchange:
     # -- positions -----------------------------------------------------------------------
 
     async def positions(self, symbol: str) -> dict[str, PositionInfo]:
-        await self.bucket.acquire()
+        await self.queries.acquire()
         rules = self.rules.get(symbol)
         contract = float(rules.contract_size) if rules else 1.0
         held: dict[str, PositionInfo] = {}
@@ -426,7 +429,7 @@ class CcxtExchange:
         """The account's free balance in the symbol's settle currency (USDT), over REST."""
         rules = self.rules.get(symbol)
         settle = symbol.rpartition(":")[2] if ":" in symbol else "USDT"
-        await self.bucket.acquire()
+        await self.queries.acquire()
         balance = await self.client.fetch_balance()
         free = (balance.get(settle) or {}).get("free") if rules is not None else None
         return None if free is None else float(free)

@@ -11,13 +11,21 @@ import asyncio
 import time
 from collections.abc import Callable
 
-# Private REST calls per second and burst, under each exchange's published limits for one
-# account: Bybit 10 orders/s per symbol (v5 trade endpoints), Binance USD-M 300 orders per
-# 10 s, OKX 60 orders per 2 s per instrument.
+# Orders per second and burst, under each exchange's published limits for one account:
+# Bybit 10 orders/s per symbol (v5 trade endpoints), Binance USD-M 300 orders per 10 s, OKX 60
+# orders per 2 s per instrument.
 LIMITS: dict[str, tuple[float, int]] = {
     "bybit": (10.0, 10),
     "binanceusdm": (25.0, 25),
     "okx": (25.0, 25),
+}
+# The other private calls (order lookups, positions, balance, settings), limited apart: Bybit
+# 50/s for its position and order queries, Binance USD-M 2,400 weight a minute (lookups weigh
+# 1-5), OKX 20 per 2 s for its account endpoints.
+QUERY_LIMITS: dict[str, tuple[float, int]] = {
+    "bybit": (40.0, 40),
+    "binanceusdm": (20.0, 20),
+    "okx": (10.0, 10),
 }
 
 
@@ -35,8 +43,9 @@ class TokenBucket:
         self._lock = asyncio.Lock()
 
     @classmethod
-    def for_exchange(cls, exchange: str) -> TokenBucket:
-        rate, burst = LIMITS.get(exchange, (5.0, 5))
+    def for_exchange(cls, exchange: str, *, queries: bool = False) -> TokenBucket:
+        """The bucket of an exchange's orders, or of its other private calls."""
+        rate, burst = (QUERY_LIMITS if queries else LIMITS).get(exchange, (5.0, 5))
         return cls(rate, burst)
 
     def _refill(self) -> None:
