@@ -40,6 +40,7 @@ log = structlog.get_logger("levelbot.bot")
 
 EVENT_RETENTION = timedelta(days=7)
 NOTIFY_FLUSH_S = 5.0
+CHECKPOINT_EVERY_S = 10.0  # SQLite's write-ahead log copied back, off the order path
 RETRY_REFUSED_S = 60.0  # a symbol the account refused (hedge mode, leverage) is tried again
 STATUS_EVERY_S = 1.0
 
@@ -266,7 +267,7 @@ class Bot:
             await batches.aclose()  # type: ignore[attr-defined]
 
     async def _keep_house(self) -> None:
-        last_reload = last_prune = time.monotonic()
+        last_reload = last_prune = last_checkpoint = time.monotonic()
         while not self.stop.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.stop.wait(), timeout=STATUS_EVERY_S)
@@ -276,7 +277,6 @@ class Bot:
                 if task.done() and not task.cancelled() and (error := task.exception()):
                     raise error
             await sync_to_async(store.session_heartbeat)(self.session_id)
-            await sync_to_async(store.checkpoint)()
             await self._close_on_request()
             await self._check_daily_loss()
             for runner in self.runners.values():
@@ -297,6 +297,9 @@ class Bot:
                 if not self.replay:
                     pairs = self._wanted(await sync_to_async(store.trading_pairs)())
                     await self._start_symbols(pairs)
+            if now - last_checkpoint >= CHECKPOINT_EVERY_S:
+                last_checkpoint = now
+                await sync_to_async(store.checkpoint, thread_sensitive=False)()
             if now - last_prune >= 3600:
                 last_prune = now
                 await sync_to_async(store.prune_events)(EVENT_RETENTION)
