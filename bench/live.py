@@ -25,8 +25,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.backtest import HIGH, LEVELS, LOW  # noqa: E402
-from bench.engine import DATA, spread_levels  # noqa: E402
+from bench.backtest import LEVELS  # noqa: E402
+from bench.engine import DATA  # noqa: E402
+from bench.runbot import levels_scenario  # noqa: E402
 
 SIMULATOR = (sys.executable, "manage.py", "exchange_sim")
 RUNBOT = (sys.executable, "manage.py", "runbot", "--live", "--feed", "live")
@@ -94,22 +95,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         env = {k: v for k, v in os.environ.items() if k != "LEVELBOT_DEMO"}
         env["DATABASE_URL"] = f"sqlite:///{folder}/bench.sqlite3"
-        scenario = {
-            "exchange": "bybit",
-            "symbol": "BTC/USDT:USDT",
-            "tiers": {"tier1_pct": 0.005, "tier2_pct": 0.003, "tier3_pct": 0.0015},
-            "sentiment": {"enabled": True, "window_s": 60, "threshold": 0.6},
-            "levels": [
-                {
-                    "id": str(c.level_id),
-                    "level_price": float(c.level_price),
-                    "base_size": c.base_size,
-                    "leverage": 20,
-                    "cool_down_ms": c.cool_down_ms,
-                }
-                for c in spread_levels(LEVELS, LOW, HIGH)
-            ],
-        }
+        scenario = levels_scenario("bybit", leverage=20)
         path = Path(folder) / "scenario.json"
         path.write_text(json.dumps(scenario))
         manage(env, "migrate", "--noinput")

@@ -75,6 +75,27 @@ CASES = (
 )
 
 
+def levels_scenario(exchange: str, **level_fields: object) -> dict[str, object]:
+    """The benchmark's scenario: LEVELS levels spread over the capture's price range, tiers
+    0.5/0.3/0.15%, sentiment on; `level_fields` added to every level."""
+    return {
+        "exchange": exchange,
+        "symbol": "BTC/USDT:USDT",
+        "tiers": {"tier1_pct": 0.005, "tier2_pct": 0.003, "tier3_pct": 0.0015},
+        "sentiment": {"enabled": True, "window_s": 60, "threshold": 0.6},
+        "levels": [
+            {
+                "id": str(c.level_id),
+                "level_price": float(c.level_price),
+                "base_size": c.base_size,
+                "cool_down_ms": c.cool_down_ms,
+                **level_fields,
+            }
+            for c in spread_levels(LEVELS, LOW, HIGH)
+        ],
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3, help="runs of each case; medians shown")
@@ -82,21 +103,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         env = {k: v for k, v in os.environ.items() if k != "LEVELBOT_DEMO"}
         env["DATABASE_URL"] = f"sqlite:///{folder}/bench.sqlite3"
-        scenario = {
-            "exchange": "binanceusdm",
-            "symbol": "BTC/USDT:USDT",
-            "tiers": {"tier1_pct": 0.005, "tier2_pct": 0.003, "tier3_pct": 0.0015},
-            "sentiment": {"enabled": True, "window_s": 60, "threshold": 0.6},
-            "levels": [
-                {
-                    "id": str(c.level_id),
-                    "level_price": float(c.level_price),
-                    "base_size": c.base_size,
-                    "cool_down_ms": c.cool_down_ms,
-                }
-                for c in spread_levels(LEVELS, LOW, HIGH)
-            ],
-        }
+        scenario = levels_scenario("binanceusdm")
         path = Path(folder) / "scenario.json"
         path.write_text(json.dumps(scenario))
         manage(env, "migrate", "--noinput")

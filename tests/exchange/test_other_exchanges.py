@@ -83,7 +83,8 @@ class FakeExchange:
         self.scripted.setdefault(path, []).append((status, body))
 
     def routes(self) -> dict[tuple[str, str], Callable[[Recorded], Awaitable[web.Response]]]:
-        raise NotImplementedError
+        """Each fake exchange's own: (method, path) -> handler."""
+        return {}
 
     def served(self, path: str, normal: Callable[[Recorded], Awaitable[web.Response]]) -> Any:
         async def route(request: Recorded) -> web.Response:
