@@ -20,6 +20,7 @@ from trading.models import Level, SymbolTiers
 from trading.models.backtests import FEE_RATE_NOT_NEGATIVE, SLIPPAGE_NOT_NEGATIVE
 from trading.numbers import plain
 from trading.selectors import scenario_from_db
+from trading.services import LEVEL_EDITABLE
 from trading.validators import validate_exchange_id
 
 
@@ -57,17 +58,7 @@ class LevelForm(forms.ModelForm):
 
     class Meta:
         model = Level
-        fields = [
-            "level_price",
-            "base_size",
-            "leverage",
-            "margin_type",
-            "cool_down_ms",
-            "take_profit_pct",
-            "stop_loss_pct",
-            "close_on_touch",
-            "note",
-        ]
+        fields = list(LEVEL_EDITABLE)  # what a trader sets on a level, new or edited
         labels = {
             "level_price": "Level price",
             "base_size": "Base size",

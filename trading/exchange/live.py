@@ -34,6 +34,7 @@ from trading.exchange.base import FILLED, REJECTED, OrderRequest, OrderResult, P
 from trading.exchange.markets import MarketRules
 from trading.exchange.ratelimit import TokenBucket
 from trading.feeds.live import backoff_delay
+from trading.notify.notification import settle_currency
 from trading.numbers import plain
 
 log = structlog.get_logger("levelbot.exchange")
@@ -427,11 +428,11 @@ class CcxtExchange:
 
     async def free_margin(self, symbol: str) -> float | None:
         """The account's free balance in the symbol's settle currency (USDT), over REST."""
-        rules = self.rules.get(symbol)
-        settle = symbol.rpartition(":")[2] if ":" in symbol else "USDT"
+        if symbol not in self.rules:
+            return None
         await self.queries.acquire()
         balance = await self.client.fetch_balance()
-        free = (balance.get(settle) or {}).get("free") if rules is not None else None
+        free = (balance.get(settle_currency(symbol)) or {}).get("free")
         return None if free is None else float(free)
 
     async def close(self) -> None:
