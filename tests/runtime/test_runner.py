@@ -332,3 +332,42 @@ def test_no_order_reaches_the_exchange_before_its_intent_and_tier_state_are_comm
     # A close resets every level of its side: all of it is on disk before the close goes out.
     assert at_close["states"][high.pk, SHORT] == at_close["states"][low.pk, SHORT] == ([], 1)
     assert set(Trade.objects.values_list("status", flat=True)) == {"filled"}
+
+
+class SlowPositionsExchange(PaperExchange):
+    """The paper exchange whose position read is answered late, from before an order."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.reading = asyncio.Event()
+        self.answer = asyncio.Event()
+        self.stale: dict | None = None
+
+    async def positions(self, symbol: str):
+        if self.stale is None:
+            return await super().positions(symbol)
+        self.reading.set()
+        await self.answer.wait()
+        return self.stale  # what the exchange held when the read began: nothing
+
+
+def test_a_position_read_overtaken_by_an_order_resets_nothing(symbol):
+    level = make_level("200")
+    exchange = SlowPositionsExchange(EXCHANGE)
+
+    async def scenario():
+        runner = runner_for(exchange)
+        await runner.start()
+        await runner.process(ticks(195))
+        exchange.stale = {}  # flat, as before the entry below
+        resync = asyncio.create_task(runner.resync_positions())
+        await exchange.reading.wait()
+        await runner.process(ticks(196.5, start=1000))  # an entry while the read is out
+        exchange.answer.set()
+        await resync
+        return runner.engine.position[LONG]
+
+    held = asyncio.run(scenario())
+    assert held == 0.5  # not taken for a side closed outside the bot
+    state = TierState.objects.get(level=level, side=LONG)
+    assert (state.fired_tiers, state.cycle) == ([1], 0)

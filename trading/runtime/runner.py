@@ -109,6 +109,7 @@ class SymbolRunner:
         self.engine: SymbolEngine | None = None
         self.tiers_key = 0
         self.entries_paused = False  # the kill switch, as last read
+        self.orders_decided = 0  # batches that sent orders: a resync's read must not predate one
         self.exchange_stops: dict[str, float | None] = {}  # side -> stop resting on the exchange
         self.stops_refused: dict[str, tuple[float | None, float]] = {}  # side -> (stop, when)
         self.loss_limit_hit = False  # the account's daily loss limit, as the bot last judged
@@ -234,6 +235,7 @@ class SymbolRunner:
         engine = self.engine
         if engine is None:
             return
+        decided = self.orders_decided
         try:
             held = await self.exchange.positions(self.symbol)
         except Exception as e:  # the next reconnect or reload tries again
@@ -241,6 +243,11 @@ class SymbolRunner:
             self.log.warning("position resync failed", error=self.last_error)
             return
         async with self.lock:
+            if self.orders_decided != decided:
+                # An order went out while the positions were read: the read may predate its
+                # fill, and a side it shows flat may not be. The next resync reads again.
+                self.log.info("position resync overtaken by an order")
+                return
             for side in SIDES:
                 position = held.get(side)
                 if engine.position[side] > 0 and position is None:
@@ -398,6 +405,7 @@ class SymbolRunner:
         self.unsaved_events = []
         results: list[tuple[int, OrderResult]] = []
         if orders:
+            self.orders_decided += 1  # a position read begun before this is out of date
             decisions = store.Decisions(
                 self.exchange_id,
                 self.symbol,
