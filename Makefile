@@ -13,7 +13,7 @@ PORT ?= 8000
 # the port PORT). The bot trades the demo levels on the paper exchange with a synthetic feed.
 SERVE ?= PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -p $(PORT) web bot
 
-.PHONY: run test bench lint format
+.PHONY: run test bench drills lint format
 
 .venv: $(VENV_STAMP)
 
@@ -50,6 +50,14 @@ bench: $(VENV_STAMP)
 	$(BIN)/python bench/runbot.py
 	$(BIN)/python bench/live.py
 	$(BIN)/python bench/web_load.py
+
+# The reliability drills of docs/RELIABILITY.md, at full size (make test runs each one small).
+drills: $(VENV_STAMP)
+	$(BIN)/python drills/crash.py
+	$(BIN)/python drills/faults.py
+	$(BIN)/python drills/shutdown.py
+	$(BIN)/python drills/load.py
+	CI=true $(BIN)/pytest -q tests/drills
 
 lint: $(VENV_STAMP)
 	$(BIN)/ruff check .

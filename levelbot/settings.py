@@ -87,7 +87,9 @@ TEMPLATES = [
 DATABASES = {"default": database_config(os.environ.get("DATABASE_URL"), BASE_DIR / "db.sqlite3")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Tests run on a file, not in memory, so that they see WAL and IMMEDIATE as production does.
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test_db.sqlite3")}
+    # LEVELBOT_TEST_DB names another file, so that two test runs on one checkout can coexist.
+    test_db = os.environ.get("LEVELBOT_TEST_DB", "test_db")
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"{test_db}.sqlite3")}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
