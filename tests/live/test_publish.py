@@ -217,6 +217,7 @@ def test_the_runner_announces_trades_only_once_their_outcome_is_recorded() -> No
         )
         await runner.start()
         await runner.process([(0, 205.0, 0.0), (1000, 203.5, 0.0), (2000, 201.5, 0.0)])
+        await runner.settled()
         await publisher.close()
 
     asyncio.run(scenario())

@@ -24,6 +24,7 @@ def test_a_side_closes_through_an_intent_and_resets_its_tiers(symbol):
         runner = runner_for()
         await runner.start()
         await runner.process(ticks(195, 196.5, 198.5))  # LONG tiers 1 and 2: 1.0 held
+        await runner.settled()
         assert runner.engine.position[LONG] == 1.0
         return await runner.close_side(LONG, "manual"), runner.engine.position[LONG]
 
@@ -50,6 +51,7 @@ def test_nothing_to_close_sends_nothing(symbol):
         runner = runner_for()
         await runner.start()
         await runner.process(ticks(195, 196.5))
+        await runner.settled()
         return await runner.close_side(SHORT, "manual")
 
     status, detail = asyncio.run(scenario())
@@ -68,6 +70,7 @@ def test_the_bot_carries_out_waiting_requests_and_records_the_outcome(symbol):
         runner = runner_for()
         await runner.start()
         await runner.process(ticks(195, 196.5))
+        await runner.settled()
         bot.runners[(EXCHANGE, SYMBOL)] = runner
         await bot._close_on_request()
 

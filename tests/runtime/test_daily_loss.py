@@ -78,10 +78,12 @@ def test_the_limit_pauses_every_entry_until_the_next_utc_day(symbol):
         bot.runners[(EXCHANGE, SYMBOL)] = runner
         # LONG 0.5 at 196.5, then a fall to 193 and a close by hand: -1.75 realized.
         await runner.process(ticks(195, 196.5, 193))
+        await runner.settled()
         await runner.close_side(LONG, "manual")
         await bot._check_daily_loss(today)
         halted = runner.engine.entries_halted
         await runner.process(ticks(195, 196.5, start=100_000))  # tier 1 crossed again
+        await runner.settled()
         await runner.save_events()
         await bot._check_daily_loss(today + timedelta(days=1))
         return halted, runner.engine.entries_halted

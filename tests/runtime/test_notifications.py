@@ -81,9 +81,11 @@ def test_new_fills_are_told_and_the_history_at_start_is_not(symbol, told):
         await runner.start()
         bot.runners[(EXCHANGE, SYMBOL)] = runner
         await runner.process(ticks(195, 196.5))  # an open before the bot looks: history
+        await runner.settled()
         await bot._check_daily_loss()
         history = list(told)
         await runner.process(ticks(197, 198.5, start=10_000))  # tier 2: an add
+        await runner.settled()
         await runner.close_side(LONG, "manual")
         await bot._check_daily_loss()
         return history
@@ -102,9 +104,11 @@ def test_a_stale_feed_and_its_recovery_are_told(symbol, told):
         runner = runner_for()
         await runner.start()
         await runner.process(ticks(195))
+        await runner.settled()
         await asyncio.sleep(1.1)  # the heartbeat timeout is 1 s
         await runner.check_stale()
         await runner.process(ticks(196, start=5_000))
+        await runner.settled()
 
     asyncio.run(scenario_())
     assert [n.kind for n in told] == [Kind.FEED_STALE, Kind.FEED_RECOVERED]
@@ -122,6 +126,7 @@ def test_the_daily_loss_limit_is_told_once_per_account(symbol, told):
         bot.runners[(EXCHANGE, SYMBOL)] = runner
         await bot._check_daily_loss()
         await runner.process(ticks(195, 196.5, 193))
+        await runner.settled()
         await runner.close_side(LONG, "manual")
         await bot._check_daily_loss()
         await bot._check_daily_loss()

@@ -101,6 +101,7 @@ def test_orders_are_recorded_filled_with_tier_state_persisted(symbol):
         runner = runner_for()
         await runner.start()
         await runner.process(ticks(205, 203.5, 201.5))
+        await runner.settled()
 
     asyncio.run(scenario())
     orders = list(Trade.objects.order_by("id").values_list("action", "tiers", "size", "status"))
@@ -126,6 +127,7 @@ def test_reload_picks_up_added_paused_and_deleted_levels(symbol):
         await runner.reload()
         assert runner.engine.level_ids == [kept.pk, paused.pk, added.pk]
         await runner.process(ticks(310, 302.5, start=10_000))  # the paused level's tiers 1, 2
+        await runner.settled()
         assert not await asyncio.to_thread(LevelEvent.objects.exists)  # kept off the tick path
         await runner.save_events()
 
@@ -143,9 +145,11 @@ def test_reload_takes_over_a_reset_from_the_admin(symbol):
         runner = runner_for()
         await runner.start()
         await runner.process(ticks(205, 203.5))
+        await runner.settled()
         await asyncio.to_thread(lambda: level_reset_tier_state(level=level))
         await runner.reload()
         await runner.process(ticks(205, 203.5, start=10_000))
+        await runner.settled()
 
     asyncio.run(scenario())
     ids = list(Trade.objects.order_by("id").values_list("client_order_id", flat=True))
@@ -159,13 +163,16 @@ def test_a_stale_feed_pauses_entries_until_fresh_ticks(symbol):
         runner = runner_for()
         await runner.start()
         await runner.process(ticks(205))
+        await runner.settled()
         runner.last_message = time.monotonic() - 2  # silent for longer than the 1 s timeout
         await runner.check_stale()
         assert runner.stale
         assert await asyncio.to_thread(lambda: FeedStatus.objects.get().state) == "stale"
         await runner.process(ticks(203.5, start=5000))  # would cross tier 1 from 205: no prev
+        await runner.settled()
         assert not runner.stale
         await runner.process(ticks(205, 203.5, start=6000))  # seen whole: it fires
+        await runner.settled()
 
     asyncio.run(scenario())
     assert list(Trade.objects.values_list("event_ts_ms", flat=True)) == [7000]
@@ -178,6 +185,7 @@ def test_a_refused_entry_is_recorded_and_not_counted_as_filled(symbol):
         runner = runner_for(RefusingExchange(EXCHANGE))
         await runner.start()
         await runner.process(ticks(205, 203.5))
+        await runner.settled()
         assert runner.engine.position[SHORT] == 0.0
         assert "Insufficient margin" in runner.last_error
 
@@ -255,6 +263,7 @@ def test_kill_switch_and_risk_limits_reach_the_running_bot_on_reload(symbol):
         await asyncio.to_thread(settings.save)
         await runner.reload()
         await runner.process(ticks(205, 203.5))
+        await runner.settled()
         await runner.save_events()
         settings.entries_paused = False
         await asyncio.to_thread(settings.save)
@@ -265,6 +274,7 @@ def test_kill_switch_and_risk_limits_reach_the_running_bot_on_reload(symbol):
         )
         await runner.reload()
         await runner.process(ticks(205, 203.5, 201.5, start=10_000))
+        await runner.settled()
         await runner.save_events()
 
     asyncio.run(scenario())
@@ -316,8 +326,11 @@ def test_no_order_reaches_the_exchange_before_its_intent_and_tier_state_are_comm
         runner = runner_for(exchange)
         await runner.start()
         await runner.process([(0, 215.0, 0.0), (1000, 213.5, -1.0)])  # high's SHORT tier 1
+        await runner.settled()
         await runner.process([(2000, 203.5, -1.0)])  # low's SHORT tier 1
+        await runner.settled()
         await runner.process([(3000, 203.6, 10.0)])  # buyers lead: the SHORT side closes
+        await runner.settled()
 
     asyncio.run(scenario())
     assert [(o.action, o.side) for o, _ in exchange.seen] == [
@@ -359,10 +372,12 @@ def test_a_position_read_overtaken_by_an_order_resets_nothing(symbol):
         runner = runner_for(exchange)
         await runner.start()
         await runner.process(ticks(195))
+        await runner.settled()
         exchange.stale = {}  # flat, as before the entry below
         resync = asyncio.create_task(runner.resync_positions())
         await exchange.reading.wait()
         await runner.process(ticks(196.5, start=1000))  # an entry while the read is out
+        await runner.settled()
         exchange.answer.set()
         await resync
         return runner.engine.position[LONG]

@@ -19,5 +19,8 @@ class Feed(Protocol):
     can_stall: bool
     reconnects: int  # times the source reconnected; 0 for one that cannot drop
     last_error: str
+    # time.perf_counter() when the oldest tick of the batch last yielded came in: where a
+    # tick's latency to its order starts, queueing behind earlier work included.
+    received_at: float
 
     def batches(self) -> AsyncIterator[Ticks]: ...

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -74,10 +75,13 @@ class LiveFeed:
         self._queue: asyncio.Queue[tuple[int, float, float]] = asyncio.Queue()
         self._quoted = False
         self._last_ts = 0
+        self._oldest = self.received_at = time.perf_counter()
 
     def _put(self, ts: int, price: float, qty: float) -> None:
         ts = max(ts, self._last_ts)  # event time never runs backwards between the two streams
         self._last_ts = ts
+        if self._queue.empty():
+            self._oldest = time.perf_counter()
         self._queue.put_nowait((ts, price, qty))
 
     async def _quotes(self) -> None:
@@ -133,6 +137,7 @@ class LiveFeed:
         try:
             while True:
                 batch = [await self._queue.get()]
+                self.received_at = self._oldest
                 while not self._queue.empty():
                     batch.append(self._queue.get_nowait())
                 yield batch

@@ -39,15 +39,18 @@ class ReplayFeed:
         self.description = f"replay:{path}@{speed:g}"
         # Opening reads each file's head: a missing file or unknown format fails here.
         self._stream = open_ticks([path])
+        self.received_at = time.perf_counter()
 
     async def batches(self) -> AsyncIterator[Ticks]:
         with self._stream as stream:
             if self.speed == 0:
                 for batch in stream:
+                    self.received_at = time.perf_counter()
                     yield list(batch)
                     await asyncio.sleep(0)
                 return
-            start_wall = time.monotonic()
+            # A tick comes in at its due time: a batch that waited for the bot counts that wait.
+            start_wall = time.perf_counter()
             first_ts: int | None = None
             pending: Ticks = []
             for batch in stream:
@@ -55,12 +58,14 @@ class ReplayFeed:
                     if first_ts is None:
                         first_ts = tick[0]
                     due = start_wall + (tick[0] - first_ts) / 1000 / self.speed
-                    wait = due - time.monotonic()
+                    wait = due - time.perf_counter()
                     if wait > 0:
                         if pending:
                             yield pending
                             pending = []
                         await asyncio.sleep(wait)
+                    if not pending:
+                        self.received_at = min(due, time.perf_counter())
                     pending.append(tick)
             if pending:
                 yield pending

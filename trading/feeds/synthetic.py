@@ -88,6 +88,7 @@ class SyntheticFeed:
     ) -> None:
         self.description = f"synthetic (seed {seed})"
         self.clock = clock
+        self.received_at = time.perf_counter()
         self.walk = SyntheticWalk(
             level_prices, tier1_pct, seed=seed, start_ms=int(clock() * 1000), step_ms=step_ms
         )
@@ -96,5 +97,6 @@ class SyntheticFeed:
         while True:
             ticks = self.walk.advance(int(self.clock() * 1000))
             if ticks:
+                self.received_at = time.perf_counter()
                 yield ticks
             await asyncio.sleep(self.walk.step_ms / 1000)

@@ -261,7 +261,7 @@ class Bot:
                 except StopAsyncIteration:
                     runner.log.info("feed ended")
                     break
-                await runner.process(ticks)
+                await runner.process(ticks, runner.feed.received_at)
         finally:
             stopped.cancel()
             await batches.aclose()  # type: ignore[attr-defined]
@@ -349,9 +349,10 @@ class Bot:
         if self.tasks:
             await asyncio.gather(*self.tasks.values(), return_exceptions=True)
         for runner in self.runners.values():
+            await runner.settled()  # the orders on their way are answered and recorded
             await runner.save_events()
             await runner.flush_status()
-            runner.log.info("symbol stopped", ticks=runner.ticks, **runner.latency_summary())
+            runner.log.info("symbol stopped", ticks=runner.ticks, **runner.flow.latency_summary())
         await self.venues.close()
         if self.session_id is not None:
             await sync_to_async(store.session_stop)(self.session_id)

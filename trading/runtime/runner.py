@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import time
-from collections import deque
 from collections.abc import Collection
 from datetime import timedelta
 from typing import Any
@@ -39,6 +38,7 @@ from trading.models import FeedStatus
 from trading.notify import notify, texts
 from trading.runtime import store
 from trading.runtime.clientid import client_order_id
+from trading.runtime.orders import OrderFlow, Sent
 from trading.runtime.publish import Publisher
 
 log = structlog.get_logger("levelbot.bot")
@@ -110,6 +110,11 @@ class SymbolRunner:
         self.tiers_key = 0
         self.entries_paused = False  # the kill switch, as last read
         self.orders_decided = 0  # batches that sent orders: a resync's read must not predate one
+        # Client ids of orders decided and not yet settled in the database: recovery leaves
+        # them alone (they are on their way, not lost), and a position read waits for them.
+        self.unsettled: set[str] = set()
+        self.settling: set[asyncio.Task[list[tuple[int, OrderResult]]]] = set()
+        self.resync_wanted = False  # a resync skipped while orders were out, due when they land
         self.exchange_stops: dict[str, float | None] = {}  # side -> stop resting on the exchange
         self.stops_refused: dict[str, tuple[float | None, float]] = {}  # side -> (stop, when)
         self.loss_limit_hit = False  # the account's daily loss limit, as the bot last judged
@@ -122,9 +127,10 @@ class SymbolRunner:
         self.last_price: float | None = None
         self.ticks = 0
         self.last_error = ""
-        # Milliseconds from a batch's arrival to each of its orders reaching the exchange.
-        self.latencies_ms: deque[float] = deque(maxlen=10_000)
         self.log = log.bind(exchange=exchange_id, symbol=symbol)
+        self.flow = OrderFlow(
+            exchange, exchange_id, symbol, log=self.log, on_error=self._order_error
+        )
         # Ignored crossings change no state: they wait here for the next write, off the
         # order path, instead of costing a transaction of their own.
         self.unsaved_events: list[IgnoredCrossing] = []
@@ -235,6 +241,12 @@ class SymbolRunner:
         engine = self.engine
         if engine is None:
             return
+        if self.unsettled:
+            # A read now may predate the fills of orders on their way: it is made once they
+            # are settled instead.
+            self.resync_wanted = True
+            return
+        self.resync_wanted = False
         decided = self.orders_decided
         try:
             held = await self.exchange.positions(self.symbol)
@@ -245,8 +257,9 @@ class SymbolRunner:
         async with self.lock:
             if self.orders_decided != decided:
                 # An order went out while the positions were read: the read may predate its
-                # fill, and a side it shows flat may not be. The next resync reads again.
+                # fill, and a side it shows flat may not be. It is read again once settled.
                 self.log.info("position resync overtaken by an order")
+                self.resync_wanted = True
                 return
             for side in SIDES:
                 position = held.get(side)
@@ -278,7 +291,8 @@ class SymbolRunner:
             cycle = engine.close_cycle[side]
             intent = OrderIntent(ts, None, side, "close", (), size, self.last_price, reason, cycle)
             engine.reset_side(side)
-            results = await self._act(engine, [intent], time.perf_counter())
+            settle = await self._act(engine, [intent], time.perf_counter())
+        results = await settle if settle is not None else []
         self.log.info("side closed on request", side=side, size=size, reason=reason)
         if not results:
             return "failed", "The exchange's answer did not come: the bot settles it on reload."
@@ -339,6 +353,8 @@ class SymbolRunner:
         results: list[tuple[int, OrderResult]] = []
         for trade in pending:
             cid = trade.client_order_id
+            if cid in self.unsettled:
+                continue  # on its way: its own answer settles it
             result = await self.exchange.find_order(cid, self.symbol)
             if result is None and timezone.now() - trade.created_at <= RESEND_WITHIN:
                 request = OrderRequest(
@@ -364,8 +380,10 @@ class SymbolRunner:
 
     # -- ticks ---------------------------------------------------------------------------
 
-    async def process(self, ticks: Ticks) -> None:
-        arrived = time.perf_counter()
+    async def process(self, ticks: Ticks, received_at: float | None = None) -> None:
+        """Run a batch through the engine, write its decisions and start its orders. It does
+        not wait for the orders' answers: `settled()` does."""
+        arrived = time.perf_counter() if received_at is None else received_at
         engine = self.engine
         assert engine is not None
         with _collections_deferred:
@@ -383,18 +401,27 @@ class SymbolRunner:
                 )
                 if events:
                     await self._act(engine, events, arrived)
+            # The orders' tasks take their first step here: each reaches the exchange before
+            # a collection can come in between.
+            await asyncio.sleep(0)
         self.publisher.price(self.exchange_id, self.symbol, self.last_price)
+
+    async def settled(self) -> None:
+        """Wait until every order started so far is answered and its outcome written."""
+        while self.settling:
+            await asyncio.gather(*list(self.settling), return_exceptions=True)
 
     async def _act(
         self, engine: SymbolEngine, events: list[Any], arrived: float
-    ) -> list[tuple[int, OrderResult]]:
-        """Record the decisions, send the orders, record their outcomes; returns the outcomes
-        known (an order whose answer never came is left to recovery)."""
+    ) -> asyncio.Task[list[tuple[int, OrderResult]]] | None:
+        """Record the decisions and start their orders (under the lock). The task returned
+        writes their outcomes once the answers are in and gives those known (an order whose
+        answer never came is left to recovery); None when there is nothing to wait for."""
         if all(isinstance(e, IgnoredCrossing) for e in events):
             for event in events:
                 self._log_event(event)
             self.unsaved_events.extend(events)
-            return []
+            return None
         orders = [e for e in events if isinstance(e, OrderIntent)]
         # Before the send, only what the orders need: the look at every level follows it.
         states = self._changed_states(engine, _levels_changed_by(events))
@@ -403,7 +430,7 @@ class SymbolRunner:
             *(e for e in events if isinstance(e, TierFire | IgnoredCrossing)),
         ]
         self.unsaved_events = []
-        results: list[tuple[int, OrderResult]] = []
+        sent: list[tuple[OrderIntent, str, int, Sent]] = []
         if orders:
             self.orders_decided += 1  # a position read begun before this is out of date
             decisions = store.Decisions(
@@ -413,26 +440,57 @@ class SymbolRunner:
                 [(o, client_order_id(self.prefix, o, symbol_key=self.tiers_key)) for o in orders],
             )
             trade_ids = await sync_to_async(store.record_decisions)(decisions)
-            sent = list(zip(decisions.orders, trade_ids, strict=True))
-            outcomes = await self._send_in_order(sent, arrived)
-            for ((order, _cid), trade_id), result in zip(sent, outcomes, strict=True):
-                if result is None:
-                    continue  # outcome unknown: the intent stays, and recovery settles it
-                if result.status != FILLED and order.level_id is not None:
-                    engine.undo_fill(order.level_id, order.side, order.size)
-                results.append((trade_id, result))
+            for (order, cid), trade_id in zip(decisions.orders, trade_ids, strict=True):
+                self.unsettled.add(cid)
+                sent.append((order, cid, trade_id, self.flow.send(order, cid, arrived)))
+        settle = asyncio.create_task(self._settle(engine, events, sent, states, events_done))
+        self.settling.add(settle)
+        settle.add_done_callback(self._settle_done)
+        return settle
+
+    async def _settle(
+        self,
+        engine: SymbolEngine,
+        events: list[Any],
+        sent: list[tuple[OrderIntent, str, int, Sent]],
+        states: dict[LevelId, LevelState],
+        events_done: list[TierFire | IgnoredCrossing],
+    ) -> list[tuple[int, OrderResult]]:
         for event in events:  # logged once the orders are out: a log line costs 0.1 ms
             if not isinstance(event, OrderIntent):
                 self._log_event(event)
-        states.update(self._changed_states(engine))
-        await sync_to_async(store.record_outcome)(
-            self.exchange_id, self.symbol, results, states, events_done
-        )
-        if orders:
-            self.publisher.trades(self.exchange_id, self.symbol, orders=len(orders))
+        answers = [await task for *_, task in sent]
+        results: list[tuple[int, OrderResult]] = []
+        async with self.lock:
+            try:
+                for (order, _cid, trade_id, _task), result in zip(sent, answers, strict=True):
+                    if result is None:
+                        continue  # outcome unknown: the intent stays, and recovery settles it
+                    if result.status != FILLED and order.level_id is not None:
+                        engine.undo_fill(order.level_id, order.side, order.size)
+                    results.append((trade_id, result))
+                states.update(self._changed_states(engine))
+                await sync_to_async(store.record_outcome)(
+                    self.exchange_id, self.symbol, results, states, events_done
+                )
+            finally:
+                self.unsettled.difference_update(cid for _, cid, _, _ in sent)
+        if sent:
+            self.publisher.trades(self.exchange_id, self.symbol, orders=len(sent))
         if any(result.status == FILLED for _, result in results):
             self.log.info("position changed", **{s.lower(): engine.position[s] for s in SIDES})
+        if self.resync_wanted and not self.unsettled:
+            await self.resync_positions()
         return results
+
+    def _order_error(self, error: str) -> None:
+        self.last_error = error
+
+    def _settle_done(self, task: asyncio.Task[list[tuple[int, OrderResult]]]) -> None:
+        self.settling.discard(task)
+        if not task.cancelled() and (error := task.exception()) is not None:
+            self.last_error = f"{type(error).__name__}: {error}"
+            self.log.error("order outcome not recorded", error=self.last_error)
 
     def _changed_states(
         self, engine: SymbolEngine, among: Collection[LevelId] | None = None
@@ -447,53 +505,6 @@ class SymbolRunner:
                 changed[level_id] = state
         self.saved_states.update(changed)
         return changed
-
-    async def _send_in_order(
-        self, sent: list[tuple[tuple[OrderIntent, str], int]], arrived: float
-    ) -> list[OrderResult | None]:
-        """Send a batch's orders, keeping every close in its place: entries between two closes
-        only add to a side, so they go out together and a busy tick's last entry does not
-        wait for the others' round trips; a close waits for what came before it."""
-        outcomes: list[OrderResult | None] = []
-        entries: list[tuple[OrderIntent, str]] = []
-        for (order, cid), _ in sent:
-            if order.action != "close":
-                entries.append((order, cid))
-                continue
-            outcomes += await asyncio.gather(*(self._send(o, c, arrived) for o, c in entries))
-            entries = []
-            outcomes.append(await self._send(order, cid, arrived))
-        outcomes += await asyncio.gather(*(self._send(o, c, arrived) for o, c in entries))
-        return outcomes
-
-    async def _send(self, order: OrderIntent, cid: str, arrived: float) -> OrderResult | None:
-        request = OrderRequest(
-            self.exchange_id, self.symbol, order.side, order.action, order.size, order.price, cid
-        )
-        self.latencies_ms.append((time.perf_counter() - arrived) * 1000)
-        started = time.perf_counter()
-        try:
-            result = await self.exchange.place_order(request)
-        except Exception as e:  # an adapter that broke its promise not to raise
-            self.last_error = f"{type(e).__name__}: {e}"
-            self.log.error("order failed", client_order_id=cid, error=self.last_error)
-            return None
-        took_ms = (time.perf_counter() - started) * 1000
-        self.log.info(
-            "order " + result.status,
-            client_order_id=cid,
-            side=order.side,
-            action=order.action,
-            size=order.size,
-            price=result.price,
-            level_id=order.level_id,
-            reason=order.reason,
-            latency_ms=round(took_ms, 2),
-            error=result.error or None,
-        )
-        if result.status != FILLED:
-            self.last_error = result.error
-        return result
 
     def _log_event(self, event: TierFire | IgnoredCrossing) -> None:
         if isinstance(event, TierFire):
@@ -515,17 +526,6 @@ class SymbolRunner:
                 reason=event.reason,
                 detail=event.describe(),
             )
-
-    def latency_summary(self) -> dict[str, float | int | None]:
-        """Tick-to-order latency (a batch's arrival to each order reaching the exchange)."""
-        samples = sorted(self.latencies_ms)
-        if not samples:
-            return {"orders": 0, "latency_p50_ms": None, "latency_p99_ms": None}
-
-        def pick(q: float) -> float:
-            return round(samples[min(len(samples) - 1, int(q * len(samples)))], 3)
-
-        return {"orders": len(samples), "latency_p50_ms": pick(0.5), "latency_p99_ms": pick(0.99)}
 
     # -- health --------------------------------------------------------------------------
 
@@ -557,7 +557,7 @@ class SymbolRunner:
     async def flush_status(self, state: str | None = None) -> None:
         if state is None:
             state = FeedStatus.State.STALE if self.stale else FeedStatus.State.LIVE
-        latency = self.latencies_ms[-1] if self.latencies_ms else None
+        latency = self.flow.round_trip_ms
         await sync_to_async(store.feed_status)(
             self.exchange_id,
             self.symbol,

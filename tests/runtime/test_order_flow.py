@@ -1,0 +1,147 @@
+"""Orders on their way do not hold the ticks behind them up, and nothing is sent out of turn."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from tests.runtime.test_runner import EXCHANGE, make_level, runner_for, symbol, ticks
+from trading.engine import LONG
+from trading.exchange.base import OrderRequest, OrderResult
+from trading.exchange.paper import PaperExchange
+from trading.models import Trade
+
+pytestmark = pytest.mark.django_db(transaction=True)
+__all__ = ["symbol"]  # the fixture, used by name
+
+
+class HeldExchange(PaperExchange):
+    """The paper exchange, answering an order only once the test lets it go."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.sent: list[OrderRequest] = []
+        self.answered: list[str] = []
+        self.lookups: list[str] = []
+        self.release = asyncio.Event()
+        self.arrived = asyncio.Event()
+
+    async def place_order(self, order: OrderRequest) -> OrderResult:
+        self.sent.append(order)
+        self.arrived.set()
+        await self.release.wait()
+        result = await super().place_order(order)
+        self.answered.append(order.client_order_id)
+        return result
+
+    async def find_order(self, client_order_id: str, symbol: str = "") -> OrderResult | None:
+        self.lookups.append(client_order_id)
+        return await super().find_order(client_order_id, symbol)
+
+
+async def until(condition, what: str) -> None:
+    for _ in range(500):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"never: {what}")
+
+
+def test_the_next_tier_goes_out_while_the_first_order_waits_for_its_answer(symbol):
+    make_level("200")
+    exchange = HeldExchange(EXCHANGE)
+
+    async def scenario():
+        runner = runner_for(exchange)
+        await runner.start()
+        await runner.process(ticks(195, 196.5))  # LONG tier 1
+        await runner.process(ticks(198.5, start=2000))  # tier 2, with tier 1 unanswered
+        sent_before_answers = [o.action for o in exchange.sent]
+        unsettled = len(runner.unsettled)
+        exchange.release.set()
+        await runner.settled()
+        return sent_before_answers, unsettled, runner.unsettled
+
+    sent, unsettled, after = asyncio.run(scenario())
+    assert sent == ["open", "add"]
+    assert unsettled == 2 and not after
+    assert list(Trade.objects.order_by("id").values_list("action", "status")) == [
+        ("open", "filled"),
+        ("add", "filled"),
+    ]
+
+
+def test_a_close_waits_for_the_entries_before_it_on_its_side(symbol):
+    make_level("200")
+    exchange = HeldExchange(EXCHANGE)
+
+    async def scenario():
+        runner = runner_for(exchange)
+        await runner.start()
+        await runner.process(ticks(195, 196.5))  # LONG tier 1, held unanswered
+        await exchange.arrived.wait()
+        closing = asyncio.create_task(runner.close_side(LONG, "manual"))
+        await asyncio.sleep(0.2)
+        sent_while_held = [o.action for o in exchange.sent]
+        exchange.release.set()
+        status, _ = await closing
+        await runner.settled()
+        return sent_while_held, status
+
+    sent_while_held, status = asyncio.run(scenario())
+    assert sent_while_held == ["open"]  # the close did not overtake the entry
+    assert status == "done"
+    assert list(Trade.objects.order_by("id").values_list("action", "status")) == [
+        ("open", "filled"),
+        ("close", "filled"),
+    ]
+
+
+def test_a_reload_leaves_an_order_on_its_way_alone(symbol):
+    make_level("200")
+    exchange = HeldExchange(EXCHANGE)
+
+    async def scenario():
+        runner = runner_for(exchange)
+        await runner.start()
+        await runner.process(ticks(195, 196.5))
+        await exchange.arrived.wait()
+        await runner.reload()  # recovery sees the intent pending in the database
+        exchange.release.set()
+        await runner.settled()
+
+    asyncio.run(scenario())
+    assert len(exchange.sent) == 1  # sent once, never again
+    assert exchange.lookups == []  # not looked up as if lost
+    assert Trade.objects.get().status == "filled"
+
+
+def test_a_position_resync_waits_until_the_orders_out_are_settled(symbol):
+    make_level("200")
+    exchange = HeldExchange(EXCHANGE)
+    reads: list[int] = []
+
+    async def positions(symbol_name: str):
+        reads.append(len(exchange.answered))
+        return await PaperExchange.positions(exchange, symbol_name)
+
+    exchange.positions = positions  # type: ignore[method-assign]
+
+    async def scenario():
+        runner = runner_for(exchange)
+        await runner.start()
+        reads.clear()
+        await runner.process(ticks(195, 196.5))
+        await exchange.arrived.wait()
+        await runner.resync_positions()  # would read before the fill: put off
+        deferred = list(reads)
+        exchange.release.set()
+        await runner.settled()
+        await until(lambda: reads, "the resync after the fill")
+        return deferred, runner.engine.position[LONG]
+
+    deferred, held = asyncio.run(scenario())
+    assert deferred == []
+    assert reads == [1]  # read once, after the order's answer
+    assert held == 0.5
