@@ -7,6 +7,7 @@ the admin shows and the database constraints carry.
 
 from __future__ import annotations
 
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -161,6 +162,14 @@ class SymbolPickForm(forms.Form):
             raise forms.ValidationError(str(e)) from None
 
 
+def _server_path(text: str) -> str:
+    """An absolute path on the server; `~user` of a user the server lacks stays as written."""
+    path = Path(text)
+    with suppress(RuntimeError):  # no such home: the file check says there is no such file
+        path = path.expanduser()
+    return str(path.absolute())
+
+
 class BacktestJobForm(forms.Form):
     """A backtest to run in the background: the symbol's levels and tiers in the database,
     replayed over data files on the server."""
@@ -230,7 +239,7 @@ class BacktestJobForm(forms.Form):
         from trading.backtest.readers import open_ticks
 
         lines = self.cleaned_data["data_files"].splitlines()
-        paths = [str(Path(line.strip()).expanduser().absolute()) for line in lines if line.strip()]
+        paths = [_server_path(line.strip()) for line in lines if line.strip()]
         if not paths:
             raise forms.ValidationError(self.fields["data_files"].error_messages["required"])
         errors = []

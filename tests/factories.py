@@ -11,6 +11,7 @@ from factory.django import DjangoModelFactory
 from trading.models import (
     BotSession,
     BotSettings,
+    FundingPayment,
     Level,
     MarginType,
     Side,
@@ -93,3 +94,16 @@ class BotSettingsFactory(DjangoModelFactory[BotSettings]):
         django_get_or_create = ("id",)
 
     id = 1
+
+
+class FundingPaymentFactory(DjangoModelFactory[FundingPayment]):
+    class Meta:
+        model = FundingPayment
+
+    exchange = "bybit"
+    symbol = "BTC/USDT:USDT"
+    side = Side.LONG
+    amount = Decimal("-0.0128")
+    rate = Decimal("0.0001")
+    paid_at = factory.LazyFunction(timezone.now)
+    settlement_id = factory.Sequence(lambda n: f"funding-{n}")

@@ -2,6 +2,8 @@
 
 Plain Python. A side's position is one aggregate (hedge mode, spec 6.1) with an average entry
 price; fees are charged on the notional of every fill; slippage moves every fill against us.
+Funding, where a backtest is given rates or the exchange simulator settles it, is paid and
+received on the open sides' value (`funding_amount`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,14 @@ class SidePosition:
             return 0.0
         move = price - self.entry_price if side == LONG else self.entry_price - price
         return move * self.size
+
+
+def funding_amount(side: str, size: float, price: float, rate: float) -> float:
+    """What one side receives at a funding time (negative: what it pays): longs pay
+    `size * price * rate` to shorts when the rate is positive, shorts pay longs when it is
+    negative."""
+    value = size * price * rate
+    return -value if side == LONG else value
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +59,7 @@ class Ledger:
     volume: float = 0.0
     round_trips: int = 0
     wins: int = 0
+    funding: float = 0.0  # received less paid, over every funding time settled
 
     def fill_price(self, side: str, action: str, price: float) -> float:
         """The price after slippage: buys fill higher, sells lower."""
@@ -88,6 +99,17 @@ class Ledger:
             position.size = round(total, SIZE_DECIMALS)
         return Fill(side, action, size, at, fee, realized)
 
+    def settle_funding(self, rate: float, price: float) -> dict[str, float]:
+        """Pay or receive funding at `rate` on each open side, valued at `price`; the amount of
+        each side held (negative: paid)."""
+        amounts = {
+            side: funding_amount(side, position.size, price, rate)
+            for side, position in self.positions.items()
+            if position.size
+        }
+        self.funding += sum(amounts.values())
+        return amounts
+
     def unrealized_pnl(self, price: float) -> float:
         return sum(p.unrealized(side, price) for side, p in self.positions.items())
 
@@ -95,12 +117,14 @@ class Ledger:
         """Equity as `a + b * price` for the current positions: (a, b).
 
         Between fills the positions do not change, so a whole run of ticks can be marked to
-        market at once: equity = realized - fees + long*(p - e_long) + short*(e_short - p).
+        market at once: equity = realized - fees + funding + long*(p - e_long)
+        + short*(e_short - p).
         """
         long, short = self.positions[LONG], self.positions[SHORT]
         a = (
             self.realized_pnl
             - self.fees
+            + self.funding
             - long.size * long.entry_price
             + short.size * short.entry_price
         )

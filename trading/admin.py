@@ -11,7 +11,8 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
+from django.contrib.admin import helpers
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Model, QuerySet
 from django.forms import ModelForm
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -29,6 +30,7 @@ from trading.models import (
     BotSettings,
     CloseRequest,
     FeedStatus,
+    FundingPayment,
     Installation,
     Level,
     LevelEvent,
@@ -65,6 +67,26 @@ def adopt(target: Model, saved: Model) -> None:
     target._state.adding = False
 
 
+class TradingAdmin(admin.ModelAdmin):
+    """A model admin whose actions refuse, with a message, a selection that holds no ids."""
+
+    def response_action(self, request: HttpRequest, queryset: QuerySet[Any]) -> HttpResponse | None:
+        # Only a hand-made post selects such rows; Django would answer it with a server error.
+        pk = self.model._meta.pk
+        assert pk is not None
+        try:
+            for value in request.POST.getlist(helpers.ACTION_CHECKBOX_NAME):
+                pk.to_python(value)
+        except ValidationError:
+            self.message_user(
+                request,
+                "Select the rows again: the selection sent holds no row ids.",
+                messages.ERROR,
+            )
+            return HttpResponseRedirect(request.get_full_path())
+        return super().response_action(request, queryset)
+
+
 class ReadOnlyAdminMixin:
     """History and runtime records: looked at in the admin, written only by the bot."""
 
@@ -86,7 +108,7 @@ class TierStateInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(Level)
-class LevelAdmin(admin.ModelAdmin):
+class LevelAdmin(TradingAdmin):
     list_display = (
         "__str__",
         "exchange",
@@ -185,7 +207,7 @@ class LevelAdmin(admin.ModelAdmin):
 
 
 @admin.register(SymbolTiers)
-class SymbolTiersAdmin(admin.ModelAdmin):
+class SymbolTiersAdmin(TradingAdmin):
     list_display = ("exchange", "symbol", "tier1_pct", "tier2_pct", "tier3_pct", "updated_at")
     list_filter = ("exchange",)
     search_fields = ("exchange", "symbol")
@@ -247,14 +269,22 @@ class SymbolTiersAdmin(admin.ModelAdmin):
 
 
 @admin.register(TierState)
-class TierStateAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class TierStateAdmin(ReadOnlyAdminMixin, TradingAdmin):
     list_display = ("level", "side", "fired_tiers", "filled_size", "cycle", "updated_at")
     list_filter = ("side", "level__exchange", "level__symbol")
     list_select_related = ("level",)
 
 
+@admin.register(FundingPayment)
+class FundingPaymentAdmin(ReadOnlyAdminMixin, TradingAdmin):
+    list_display = ("paid_at", "exchange", "symbol", "side", "amount", "rate")
+    list_filter = ("exchange", "symbol", "side")
+    search_fields = ("settlement_id", "symbol")
+    date_hierarchy = "paid_at"
+
+
 @admin.register(Trade)
-class TradeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class TradeAdmin(ReadOnlyAdminMixin, TradingAdmin):
     list_display = (
         "created_at",
         "exchange",
@@ -275,7 +305,7 @@ class TradeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(SymbolRisk)
-class SymbolRiskAdmin(admin.ModelAdmin):
+class SymbolRiskAdmin(TradingAdmin):
     list_display = (
         "exchange",
         "symbol",
@@ -289,12 +319,12 @@ class SymbolRiskAdmin(admin.ModelAdmin):
 
 
 @admin.register(AccountRisk)
-class AccountRiskAdmin(admin.ModelAdmin):
+class AccountRiskAdmin(TradingAdmin):
     list_display = ("exchange", "daily_loss_limit", "updated_at")
 
 
 @admin.register(BotSession)
-class BotSessionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class BotSessionAdmin(ReadOnlyAdminMixin, TradingAdmin):
     list_display = ("id", "hostname", "pid", "started_at", "heartbeat_at", "stopped_at", "alive")
     list_per_page = 50
 
@@ -304,7 +334,7 @@ class BotSessionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(BotSettings)
-class BotSettingsAdmin(admin.ModelAdmin):
+class BotSettingsAdmin(TradingAdmin):
     fieldsets = (
         ("Kill switch", {"fields": ("entries_paused",)}),
         (
@@ -343,7 +373,7 @@ class BotSettingsAdmin(admin.ModelAdmin):
 
 
 @admin.register(PaperPosition)
-class PaperPositionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class PaperPositionAdmin(ReadOnlyAdminMixin, TradingAdmin):
     list_display = ("exchange", "symbol", "side", "size", "entry_price", "realized_pnl", "fees")
     list_filter = ("exchange", "side")
     actions = ["close_sides"]
@@ -367,13 +397,13 @@ class PaperPositionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(CloseRequest)
-class CloseRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class CloseRequestAdmin(ReadOnlyAdminMixin, TradingAdmin):
     list_display = ("created_at", "exchange", "symbol", "side", "status", "requested_by", "detail")
     list_filter = ("status", "exchange", "side")
 
 
 @admin.register(Market)
-class MarketAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class MarketAdmin(ReadOnlyAdminMixin, TradingAdmin):
     list_display = (
         "exchange",
         "symbol",
@@ -390,26 +420,26 @@ class MarketAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(PaperFill)
-class PaperFillAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class PaperFillAdmin(ReadOnlyAdminMixin, TradingAdmin):
     list_display = ("created_at", "client_order_id", "symbol", "side", "action", "size", "price")
     list_filter = ("exchange", "side", "action")
     search_fields = ("client_order_id", "symbol")
 
 
 @admin.register(FeedStatus)
-class FeedStatusAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class FeedStatusAdmin(ReadOnlyAdminMixin, TradingAdmin):
     list_display = ("exchange", "symbol", "feed", "state", "last_message_at", "last_price")
 
 
 @admin.register(LevelEvent)
-class LevelEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class LevelEventAdmin(ReadOnlyAdminMixin, TradingAdmin):
     list_display = ("created_at", "level_key", "symbol", "kind", "side", "tiers", "reason")
     list_filter = ("kind", "reason", "exchange")
     search_fields = ("level_key", "symbol", "detail")
 
 
 @admin.register(BacktestRun)
-class BacktestRunAdmin(admin.ModelAdmin):
+class BacktestRunAdmin(TradingAdmin):
     """Saved runs are read here and may be deleted; they are never edited."""
 
     list_display = ("created_at", "exchange", "symbol", "candles", "orders_truncated")
@@ -424,12 +454,12 @@ class BacktestRunAdmin(admin.ModelAdmin):
 
 
 @admin.register(Installation)
-class InstallationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class InstallationAdmin(ReadOnlyAdminMixin, TradingAdmin):
     list_display = ("order_prefix", "created_at")
 
 
 @admin.register(BacktestJob)
-class BacktestJobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class BacktestJobAdmin(ReadOnlyAdminMixin, TradingAdmin):
     """Backtests started from the dashboard: written only by their worker."""
 
     list_display = ("created_at", "exchange", "symbol", "status", "progress", "run", "requested_by")

@@ -36,3 +36,6 @@ EXIT_PCT_RANGE = "A take-profit or stop-loss is a fraction above 0 and below 1: 
 SLIPPAGE_CAP_POSITIVE = "The slippage cap is at least 0.01 basis points, or empty for none."
 SPREAD_NOT_NEGATIVE = "The spread limit cannot be negative."
 LIMIT_POSITIVE = "A limit must be above 0; leave it empty for no limit."
+FUNDING_ONCE = "This funding settlement is already recorded."
+FUNDING_SIDE_VALID = "The side of a funding settlement is LONG, SHORT or empty (not said)."
+FUNDING_ID_PRESENT = "Every funding settlement needs the exchange's id for it."

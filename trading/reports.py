@@ -23,6 +23,7 @@ from trading.choices import Side, TradeStatus
 from trading.models import (
     BotSession,
     BotSettings,
+    FundingPayment,
     NotificationMark,
     PaperFill,
     PaperPosition,
@@ -206,7 +207,8 @@ class DayTotals:
     fills: int
     rejected: int
     fees: Decimal
-    realized_pnl: Decimal
+    realized_pnl: Decimal  # funding included
+    funding: Decimal = Decimal(0)  # received less paid; live accounts only
 
 
 def previous_utc_day(now: datetime | None = None) -> date:
@@ -215,7 +217,8 @@ def previous_utc_day(now: datetime | None = None) -> date:
 
 def day_totals(day: date) -> list[DayTotals]:
     """Fills, rejected orders, fees and realized PnL of the orders decided on `day` (UTC),
-    per exchange and settle currency.
+    per exchange and settle currency; the funding settled on `day` (live accounts: paper has
+    none) counts in the realized PnL, and is also given apart.
 
     Trade rows carry no PnL, and only the paper account keeps it per fill (PaperFill), so the
     realized PnL replays each symbol's filled trades through the accounting Ledger, the paper
@@ -235,7 +238,13 @@ def day_totals(day: date) -> list[DayTotals]:
         .order_by()
     )
     totals: dict[tuple[str, str], dict[str, Decimal | int]] = defaultdict(
-        lambda: {"fills": 0, "rejected": 0, "fees": Decimal(0), "pnl": Decimal(0)}
+        lambda: {
+            "fills": 0,
+            "rejected": 0,
+            "fees": Decimal(0),
+            "pnl": Decimal(0),
+            "funding": Decimal(0),
+        }
     )
     for row in counts:
         entry = totals[(row["exchange"], settle_currency(row["symbol"]))]
@@ -246,6 +255,16 @@ def day_totals(day: date) -> list[DayTotals]:
             entry["pnl"] += pnl
         else:
             entry["rejected"] += row["n"]
+    funding = (
+        FundingPayment.objects.filter(paid_at__gte=start, paid_at__lt=end)
+        .values("exchange", "symbol")
+        .annotate(total=Sum("amount"))
+        .order_by()
+    )
+    for row in funding:
+        entry = totals[(row["exchange"], settle_currency(row["symbol"]))]
+        entry["funding"] += row["total"]
+        entry["pnl"] += row["total"]
     return [
         DayTotals(
             exchange,
@@ -254,6 +273,7 @@ def day_totals(day: date) -> list[DayTotals]:
             int(entry["rejected"]),
             Decimal(entry["fees"]),
             Decimal(entry["pnl"]),
+            Decimal(entry["funding"]),
         )
         for (exchange, currency), entry in sorted(totals.items())
     ]

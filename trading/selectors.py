@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import NamedTuple
 
-from django.db.models import Prefetch, Q
+from django.db.models import Prefetch, Q, Sum
 from django.utils import timezone
 
 from trading.accounting import SidePosition
@@ -19,6 +19,7 @@ from trading.models import (
     BotSession,
     BotSettings,
     FeedStatus,
+    FundingPayment,
     Level,
     LevelEvent,
     PaperPosition,
@@ -146,6 +147,8 @@ class PositionRow:
     feed_state: str | None
     leverages: tuple[int, ...]
     margin_types: tuple[str, ...]
+    # Received less paid by this side on the exchange (live accounts; paper has no funding).
+    funding: Decimal = Decimal(0)
 
     @property
     def unrealized_pnl(self) -> Decimal | None:
@@ -157,11 +160,13 @@ class PositionRow:
 
 @dataclass(frozen=True)
 class PositionBook:
-    """The open positions and the account's totals; realized PnL and fees count closed sides."""
+    """The open positions and the account's totals; realized PnL, funding and fees count
+    closed sides too."""
 
     rows: list[PositionRow]
     realized_pnl: Decimal
     fees: Decimal
+    funding: Decimal = Decimal(0)
 
     @property
     def unrealized_pnl(self) -> Decimal:
@@ -176,12 +181,15 @@ class PositionBook:
 
     @property
     def net_pnl(self) -> Decimal:
-        return self.realized_pnl + self.unrealized_pnl - self.fees
+        return self.realized_pnl + self.funding + self.unrealized_pnl - self.fees
 
 
 def position_book() -> PositionBook:
-    """The paper account's open sides with price, PnL and their symbol's levels' leverage and
-    margin type (every value in use, as the levels may differ), in three queries."""
+    """The paper account's open sides with price, PnL, funding and their symbol's levels'
+    leverage and margin type (every value in use, as the levels may differ), in four queries.
+
+    Funding is what the exchange settled on a live account (FundingPayment) for the same
+    exchange, symbol and side; the total counts every settlement, whichever side."""
     positions = list(PaperPosition.objects.order_by("exchange", "symbol", "side"))
     open_positions = [p for p in positions if p.size > 0]
     pairs = {(p.exchange, p.symbol) for p in open_positions}
@@ -195,6 +203,12 @@ def position_book() -> PositionBook:
     for exchange, symbol, leverage, margin_type in levels:
         leverages.setdefault((exchange, symbol), set()).add(leverage)
         margins.setdefault((exchange, symbol), set()).add(margin_type)
+    funding = {
+        (row["exchange"], row["symbol"], row["side"]): row["total"]
+        for row in FundingPayment.objects.values("exchange", "symbol", "side")
+        .annotate(total=Sum("amount"))
+        .order_by()
+    }
     rows = []
     for position in open_positions:
         key = (position.exchange, position.symbol)
@@ -206,12 +220,14 @@ def position_book() -> PositionBook:
                 feed_state=feed.state if feed else None,
                 leverages=tuple(sorted(leverages.get(key, ()))),
                 margin_types=tuple(sorted(margins.get(key, ()))),
+                funding=funding.get((*key, position.side), Decimal(0)),
             )
         )
     return PositionBook(
         rows=rows,
         realized_pnl=sum((p.realized_pnl for p in positions), Decimal(0)),
         fees=sum((p.fees for p in positions), Decimal(0)),
+        funding=sum(funding.values(), Decimal(0)),
     )
 
 

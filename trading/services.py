@@ -34,6 +34,7 @@ from trading.models import (
 from trading.models.backtests import SAVED_ORDERS_MAX
 from trading.notify import notify, texts
 from trading.selectors import scenario_from_db
+from trading.validators import validate_exchange_id, validate_unified_symbol
 
 if TYPE_CHECKING:  # the bot process never loads numpy for this
     from trading.backtest.runner import Backtest
@@ -301,6 +302,8 @@ def position_close_request(
     per rule 9). Asking again while a request waits returns the waiting one."""
     if side not in Side.values:
         raise ValueError(f"The side must be LONG or SHORT, not {side!r}.")
+    validate_exchange_id(exchange)  # the bot acts on what is asked: only a real market
+    validate_unified_symbol(symbol)
     pending = CloseRequest.objects.filter(
         exchange=exchange, symbol=symbol, side=side, status=CloseRequest.Status.PENDING
     ).first()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
 from django.views.decorators.http import require_GET, require_POST
@@ -14,6 +15,7 @@ from dashboard.live import socket_url
 from dashboard.symbols import UnknownSymbol, unified_symbol
 from trading import selectors, services
 from trading.models import CloseRequest, Side
+from trading.validators import validate_exchange_id
 
 
 @require_GET
@@ -32,9 +34,13 @@ def close(request: HtmxHttpRequest, exchange: str, symbol: str, side: str) -> Ht
     if side not in Side.values:
         raise Http404("The side is LONG or SHORT.")
     try:
+        validate_exchange_id(exchange)
         unified = unified_symbol(symbol)
-    except UnknownSymbol:
-        raise Http404("No such symbol.") from None
+    except (ValidationError, UnknownSymbol):
+        raise Http404(
+            "No such exchange and symbol: use the exchange's ccxt id, such as bybit, and a "
+            "symbol such as BTCUSDT."
+        ) from None
     services.position_close_request(
         exchange=exchange, symbol=unified, side=side, requested_by=request.user.get_username()
     )

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from tests.dashboard.conftest import HTMX
 from tests.dashboard.factories import FeedStatusFactory, PaperPositionFactory
-from tests.factories import BotSessionFactory, LevelFactory
+from tests.factories import BotSessionFactory, FundingPaymentFactory, LevelFactory
 from trading import selectors
 from trading.models import BotSession, BotSettings, CloseRequest, FeedStatus, MarginType, Side
 
@@ -65,6 +65,7 @@ def test_positions_page_shows_every_column_of_an_open_position(staff_client: Cli
         "Leverage",
         "Margin type",
         "Realized PnL",
+        "Funding",
         "Fees",
         "Close",
     ]
@@ -80,6 +81,7 @@ def test_positions_page_shows_every_column_of_an_open_position(staff_client: Cli
             "5x",
             "isolated",
             "+1.50",
+            "+0.00",
             "0.25",
             "Close",
         ]
@@ -130,6 +132,21 @@ def test_closed_sides_are_hidden_but_their_pnl_and_fees_count_in_the_totals(
     assert figure(html, "Realized PnL") == "+7.25"
     assert figure(html, "Fees") == "0.50"
     assert figure(html, "Net PnL") == "+10.75"
+
+
+def test_funding_shows_per_side_and_counts_in_the_net_pnl(staff_client: Client) -> None:
+    FeedStatusFactory(last_price=D("62000"))
+    PaperPositionFactory(side=Side.LONG, size=D("0.004"), entry_price=D("62000"), fees=D(0))
+    PaperPositionFactory(side=Side.SHORT, size=D("0.004"), entry_price=D("62000"), fees=D(0))
+    FundingPaymentFactory(exchange="binanceusdm", side=Side.LONG, amount=D("-0.5"))
+    FundingPaymentFactory(exchange="binanceusdm", side=Side.LONG, amount=D("-0.25"))
+    FundingPaymentFactory(exchange="binanceusdm", side=Side.SHORT, amount=D("0.5"))
+    FundingPaymentFactory(exchange="binanceusdm", side="", amount=D("-2"))  # side not said
+    FundingPaymentFactory(exchange="bybit", side=Side.LONG, amount=D("-9"))  # another account
+    html = staff_client.get("/positions").content.decode()
+    assert {row[2]: row[10] for row in rows(html)} == {"LONG": "-0.75", "SHORT": "+0.50"}
+    assert figure(html, "Funding") == "-11.25"
+    assert figure(html, "Net PnL") == "-11.25"
 
 
 def test_no_open_positions_says_so(staff_client: Client) -> None:

@@ -11,16 +11,15 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from tests.runtime.conftest import ROOT, BotDatabase, log_events
+from drills import harness
+from drills.harness import wait_for
+from tests.runtime.conftest import BotDatabase, log_events
 from tests.shared_data import GOLDEN, GOLDEN_SCENARIOS
 from trading.exchange.simulator import SimulatorThread
 
@@ -56,32 +55,9 @@ def sim() -> Iterator[SimulatorThread]:
 
 
 def start_bot(db: BotDatabase, sim: SimulatorThread) -> subprocess.Popen[str]:
-    db_env = db.env
-    db_env.update(
-        LEVELBOT_BYBIT_API_KEY="k",
-        LEVELBOT_BYBIT_SECRET="s",
-        LEVELBOT_BYBIT_REST_URL=sim.rest_url,
-        LEVELBOT_BYBIT_WS_URL=sim.ws_url,
-        LEVELBOT_REST_TIMEOUT_MS="500",
+    return harness.start_bot(
+        db, sim, "--run-for", str(RUN_FOR_S), env={"LEVELBOT_REST_TIMEOUT_MS": "500"}
     )
-    command = ["runbot", "--live", "--feed", "live", "--exchange", "bybit"]
-    return subprocess.Popen(
-        [sys.executable, "manage.py", *command, "--run-for", str(RUN_FOR_S)],
-        cwd=ROOT,
-        env=db_env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def wait_for(condition: Callable[[], bool], what: str, timeout: float = 15) -> float:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return time.monotonic()
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def filled(db: BotDatabase) -> list[dict]:
@@ -111,23 +87,8 @@ def run_with_fault(
 
 def assert_consistent(db: BotDatabase, sim: SimulatorThread) -> None:
     """No duplicate, no lost fill, nothing left unsettled, positions as the exchange holds."""
-    orders = [o for o in sim.orders() if o["createType"] == "CreateByUser"]  # not a liquidation
-    ids = Counter(o["orderLinkId"] for o in orders)
-    assert ids and max(ids.values()) == 1, f"duplicate orders on the exchange: {ids}"
-    recorded = {t["client_order_id"]: t for t in filled(db)}
-    assert set(recorded) == set(ids), "every exchange order recorded filled, and only those"
-    for order in orders:
-        trade = recorded[order["orderLinkId"]]
-        assert Decimal(str(trade["size"])) == Decimal(str(order["qty"]))
-        assert abs(float(trade["price"]) - order["price"]) < 1e-6
-    assert not db.rows("SELECT 1 FROM trading_trade WHERE status IN ('intent', 'sent')")
-    held = sim.positions()
-    for side in ("LONG", "SHORT"):
-        states = db.rows("SELECT filled_size FROM trading_tierstate WHERE side = ?", side)
-        size = held.get(side, {}).get("size", 0.0)
-        levels_hold = sum(Decimal(str(r["filled_size"])) for r in states)
-        # Every level's fills on a side make up the account's side (closes reset them to 0).
-        assert float(levels_hold) == pytest.approx(size, abs=1e-9), side
+    counts = harness.compare(sim, db)
+    assert counts["orders"] and not harness.failures(counts), counts
 
 
 def event_times(events: list[dict], name: str) -> list[float]:

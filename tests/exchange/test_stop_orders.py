@@ -1,6 +1,7 @@
 """The stop-loss that rests on the exchange (`CcxtExchange.protect`), through ccxt's real bybit
 class against the Bybit simulator: set, rounded away from the position, moved, removed, refused,
-and triggered by the price with no bot code running after it was set.
+and triggered by the price with no bot code running after it was set. Binance USD-M and OKX are
+in `test_stop_orders_other.py`.
 
 Each test runs its scenario on its own event loop against a simulator in a thread
 (`bybit_sim`, flat at 64,000: bid 63,996.8, ask 64,003.2); controls go through
@@ -21,8 +22,9 @@ from trading.engine import LONG, SHORT
 from trading.exchange.accounts import AccountConfig
 from trading.exchange.base import FILLED, OrderRequest
 from trading.exchange.ccxtload import exchange_class
-from trading.exchange.live import CcxtExchange, SymbolSetup, stop_level
+from trading.exchange.live import CcxtExchange, SymbolSetup
 from trading.exchange.simulator import SimulatorThread
+from trading.exchange.stops import stop_level
 
 exchange_class("bybit")  # registers the light ccxt packages before `import ccxt`
 import ccxt  # noqa: E402
@@ -250,26 +252,6 @@ def test_the_simulator_checks_trading_stop_requests(bybit_sim: SimulatorThread) 
             await send(good)
 
     trade(bybit_sim, scenario)
-
-
-@pytest.mark.parametrize("name", ["binanceusdm", "okx"])
-def test_other_exchanges_say_the_stop_on_the_exchange_is_not_supported(name: str) -> None:
-    async def scenario() -> None:
-        # Port 9 (discard) on this host: nothing is asked of it, and nothing would answer.
-        config = AccountConfig(
-            name, api_key="k", secret="s", password="p", rest_url="http://127.0.0.1:9"
-        )
-        exchange = CcxtExchange(config)
-        try:
-            reason = await exchange.protect(SYMBOL, LONG, 63_000)
-        finally:
-            await exchange.close()
-        assert reason == (
-            f"A stop-loss on the exchange is not supported on {name} yet: the bot's own stop "
-            "is the only one, and it holds only while the bot runs."
-        )
-
-    asyncio.run(asyncio.wait_for(scenario(), 10))
 
 
 @pytest.mark.parametrize(

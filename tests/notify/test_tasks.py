@@ -14,6 +14,7 @@ from levelbot.celery import app
 from tests.factories import (
     BotSessionFactory,
     BotSettingsFactory,
+    FundingPaymentFactory,
     LevelFactory,
     TierStateFactory,
     TradeFactory,
@@ -242,6 +243,21 @@ def test_day_totals_count_fills_rejections_fees_and_paper_pnl(
     assert bybit.fees == sum(Trade.objects.get(pk=t.pk).fee for t in a_day_of_trading)
     assert (binance.exchange, binance.fills, binance.rejected) == ("binanceusdm", 1, 0)
     assert binance.realized_pnl == 0
+
+
+def test_the_days_funding_counts_in_its_realized_pnl(
+    told: list[Notification], a_day_of_trading: list[Trade]
+) -> None:
+    FundingPaymentFactory(amount=D("-0.75"), paid_at=day_at(YESTERDAY, 8))
+    FundingPaymentFactory(amount=D("0.25"), side="SHORT", paid_at=day_at(YESTERDAY, 16))
+    FundingPaymentFactory(amount=D("-9"), paid_at=day_at(YESTERDAY + timedelta(days=1), 0))
+    FundingPaymentFactory(exchange="okx", amount=D("-1"), paid_at=day_at(YESTERDAY, 8))
+    binance, bybit, okx = reports.day_totals(YESTERDAY)
+    assert (bybit.funding, bybit.realized_pnl) == (D("-0.5"), D("1.5"))  # 2 from the fills
+    assert binance.funding == 0
+    assert (okx.exchange, okx.fills, okx.funding, okx.realized_pnl) == ("okx", 0, -1, -1)
+    assert tasks.daily_summary("2024-07-18") == 1
+    assert "realized PnL +1.50 USDT (funding -0.50 USDT), fees" in told[0].text
 
 
 def test_the_daily_summary_is_told_once_a_day(

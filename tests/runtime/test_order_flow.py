@@ -145,3 +145,96 @@ def test_a_position_resync_waits_until_the_orders_out_are_settled(symbol):
     assert deferred == []
     assert reads == [1]  # read once, after the order's answer
     assert held == 0.5
+
+
+class ReducedExchange(PaperExchange):
+    """The paper exchange, where the position reads as `held` once the test sets it."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.held: dict | None = None
+        self.fail_reads = 0
+
+    async def positions(self, symbol: str):
+        if self.fail_reads:
+            self.fail_reads -= 1
+            raise ConnectionError("the exchange did not answer")
+        if self.held is None:
+            return await super().positions(symbol)
+        return self.held
+
+
+def test_a_side_the_exchange_holds_less_of_was_closed_outside_and_resets(symbol):
+    from trading.exchange.base import PositionInfo
+    from trading.models import TierState
+
+    near, far = make_level("200"), make_level("190")
+    exchange = ReducedExchange(EXCHANGE)
+
+    async def scenario():
+        runner = runner_for(exchange)
+        await runner.start()
+        await runner.process(ticks(195, 196.5))  # near's LONG tier 1: 0.5 counted
+        await runner.settled()
+        # Closed on the exchange and entered again (0.3) before the bot looked.
+        exchange.held = {LONG: PositionInfo(LONG, 0.3, 190.0)}
+        await runner.resync_positions()
+        return runner.engine.position[LONG]
+
+    counted = asyncio.run(scenario())
+    assert counted == 0.3  # what the exchange holds
+    state = TierState.objects.get(level=near, side=LONG)
+    assert (state.fired_tiers, float(state.filled_size), state.cycle) == ([], 0.0, 1)  # rule 9
+    assert TierState.objects.get(level=far, side=LONG).fired_tiers == []
+
+
+def test_a_failed_position_read_is_wanted_again(symbol):
+    make_level("200")
+    exchange = ReducedExchange(EXCHANGE)
+
+    async def scenario():
+        runner = runner_for(exchange)
+        await runner.start()
+        exchange.fail_reads = 1
+        await runner.resync_positions()
+        wanted_after_failure = runner.resync_wanted
+        await runner.resync_positions()
+        return wanted_after_failure, runner.resync_wanted, runner.last_error
+
+    wanted, wanted_after_retry, error = asyncio.run(scenario())
+    assert wanted and not wanted_after_retry
+    assert "did not answer" in error
+
+
+class PartFillingExchange(PaperExchange):
+    """Fills 40% of every entry, as a market order stopped by its slippage cap does."""
+
+    async def place_order(self, order: OrderRequest) -> OrderResult:
+        if order.action != "close":
+            order = OrderRequest(
+                order.exchange,
+                order.symbol,
+                order.side,
+                order.action,
+                round(order.size * 0.4, 8),
+                order.price,
+                order.client_order_id,
+            )
+        return await super().place_order(order)
+
+
+def test_an_entry_filled_in_part_counts_only_that_part(symbol):
+    from trading.models import TierState
+
+    level = make_level("200")
+
+    async def scenario():
+        runner = runner_for(PartFillingExchange(EXCHANGE))
+        await runner.start()
+        await runner.process(ticks(195, 196.5))
+        await runner.settled()
+        return runner.engine.position[LONG]
+
+    assert asyncio.run(scenario()) == pytest.approx(0.2)
+    state = TierState.objects.get(level=level, side=LONG)
+    assert (state.fired_tiers, float(state.filled_size)) == ([1], pytest.approx(0.2))

@@ -292,11 +292,45 @@ def open_binary(layout: Layout) -> Iterator[IO[bytes]]:
 READ_ERRORS: Final = (OSError, EOFError, zlib.error, zipfile.BadZipFile)
 
 
+class NumberedLines:
+    """The text lines of a CSV file's bytes, for `csv.reader`, counted as they are read.
+
+    `line` is the 1-based number of the last line handed out (a header is line 1), so that an
+    error found in a row names its line; a byte-order mark is dropped; bytes that are not UTF-8
+    are kept as surrogates for the checks to refuse; a line longer than `max_bytes` raises
+    DataFileError, saying it is too long for `row_of` ("a row of trades or candles").
+    """
+
+    def __init__(self, path: Path, stream: IO[bytes], *, max_bytes: int, row_of: str) -> None:
+        self.path = path
+        self.stream = stream
+        self.max_bytes = max_bytes
+        self.row_of = row_of
+        self.line = 0
+
+    def __iter__(self) -> Iterator[str]:
+        for raw in self.stream:
+            self.line += 1
+            if len(raw) > self.max_bytes:
+                raise DataFileError(
+                    self.path,
+                    self.line,
+                    f"is {len(raw):,} bytes long: too long for {self.row_of}.",
+                )
+            text = raw.decode("utf-8", "surrogateescape")
+            yield text[1:] if self.line == 1 and text.startswith("\ufeff") else text
+
+
 def sniff(path: Path) -> Layout:
     """The layout of a data file from its first bytes; DataFileError when it is none we read."""
-    if not path.exists():
+    try:
+        exists, is_file = path.exists(), path.is_file()
+    except (OSError, ValueError) as exc:  # a name too long, or with a NUL byte in it
+        why = exc.strerror if isinstance(exc, OSError) else exc
+        raise DataFileError(path, None, f"cannot be a file's path ({why}).") from None
+    if not exists:
         raise DataFileError(path, None, "there is no such file.")
-    if not path.is_file():
+    if not is_file:
         raise DataFileError(path, None, "is not a file.")
     try:
         size = path.stat().st_size
@@ -331,7 +365,7 @@ def sniff(path: Path) -> Layout:
         raise DataFileError(path, 1, "is not UTF-8 text: this is not a CSV file.") from None
     if not first.strip():
         raise DataFileError(path, 1, "is empty, where the header should be.")
-    fields = next(csv.reader([first]))
+    fields = _split(path, 1, first)
     rows = [row for row in (line.rstrip(b"\r") for line in lines[1:]) if row]
     headerless = parse_float(fields[0]) is not None
     if headerless:
@@ -357,7 +391,7 @@ def sniff(path: Path) -> Layout:
     datetime_ts = zoned = False
     if fmt.candles and rows:
         # Milliseconds or a date and time: the first row decides for the whole file.
-        first_row = next(csv.reader([rows[0].decode("utf-8", "replace")]), [])
+        first_row = _split(path, 2, rows[0].decode("utf-8", "replace"))
         value = first_row[index["ts"]] if len(first_row) > index["ts"] else ""
         stamp = DATETIME_RE.fullmatch(value)
         if INT_RE.fullmatch(value) is None and stamp is not None:
@@ -376,6 +410,14 @@ def sniff(path: Path) -> Layout:
         member=member,
         size=size,
     )
+
+
+def _split(path: Path, line: int, text: str) -> list[str]:
+    """The fields of one line; DataFileError where the csv module cannot split it."""
+    try:
+        return next(csv.reader([text]), [])
+    except csv.Error as exc:  # a carriage return inside an unquoted field, and the like
+        raise DataFileError(path, line, f"is not CSV ({exc}).") from None
 
 
 def _detect(path: Path, names: tuple[str, ...]) -> Format:

@@ -51,6 +51,7 @@ from trading.backtest.formats import (
     ZIP,
     DataFileError,
     Layout,
+    NumberedLines,
     describe_ms,
     open_binary,
     parse_datetime_us,
@@ -463,35 +464,26 @@ def diagnose(
     against `not_before`, the last tick of the `previous` file).
     """
     checker = _RowChecker(layout, not_before, previous)
-    line = 0
-
-    def lines(stream: IO[bytes]) -> Iterator[str]:
-        nonlocal line
-        for raw in stream:
-            line += 1
-            if len(raw) > max_line:
-                raise _Found(
-                    checker.error(
-                        line,
-                        f"is {len(raw):,} bytes long: too long for a row of trades or candles.",
-                    )
-                )
-            text = raw.decode("utf-8", "surrogateescape")
-            yield text[1:] if line == 1 and text.startswith("\ufeff") else text
-
+    lines: NumberedLines | None = None
     try:
         with open_binary(layout) as stream:
-            rows = csv.reader(lines(stream), strict=False)
+            lines = NumberedLines(
+                layout.path, stream, max_bytes=max_line, row_of="a row of trades or candles"
+            )
+            rows = csv.reader(lines, strict=False)
             if layout.header:
                 next(rows, None)
             for fields in rows:
                 if fields:
-                    checker.check(line, fields)
+                    checker.check(lines.line, fields)
     except _Found as found:
         return found.error
+    except DataFileError as error:
+        return error
     except csv.Error as exc:
-        return checker.error(line, f"is not CSV ({exc}).")
+        return checker.error(lines.line if lines else 0, f"is not CSV ({exc}).")
     except READ_ERRORS as exc:
+        line = lines.line if lines else 0
         return DataFileError(layout.path, None, f"cannot be read past line {line} ({exc}).")
     return None
 

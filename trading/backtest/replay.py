@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+from trading.backtest.funding import read_funding
 from trading.backtest.readers import ReadStats, open_ticks
 from trading.backtest.runner import Backtest
 from trading.backtest.scenario import Scenario
@@ -39,6 +40,7 @@ def replay(
     *,
     fee_rate: float = 0.0,
     slippage_bps: float = 0.0,
+    funding_paths: Sequence[str | Path] = (),
     on_progress: ProgressCallback | None = None,
     progress_every_s: float = PROGRESS_EVERY_S,
 ) -> Replay:
@@ -47,15 +49,24 @@ def replay(
     The summary has the keys of `backtest --json`: `Backtest.summary()` with the rows skipped,
     the ticks per second, and `candles`. `on_progress(share)` is called with a share of the
     bytes read that only grows, at most every `progress_every_s` seconds, and with 1.0 once
-    the last tick is in. Raises DataFileError for a file that cannot be replayed, up front
-    (missing, unknown format, trades mixed with candles) or at its first bad line.
+    the last tick is in. `funding_paths` are funding-rate files (`backtest.funding`), read
+    whole before the first tick. Raises DataFileError for a file that cannot be replayed, up
+    front (missing, unknown format, trades mixed with candles, any fault in a funding file) or
+    at its first bad line.
     """
+    funding = read_funding(funding_paths, scenario.symbol) if funding_paths else None
     stream = open_ticks(paths)
     stats = stream.stats
     sentiment = scenario.sentiment
     if stats.candles:
         sentiment = SentimentConfig(False, sentiment.window_s, sentiment.threshold)
-    backtest = Backtest(scenario, fee_rate=fee_rate, slippage_bps=slippage_bps, sentiment=sentiment)
+    backtest = Backtest(
+        scenario,
+        fee_rate=fee_rate,
+        slippage_bps=slippage_bps,
+        sentiment=sentiment,
+        funding=funding,
+    )
     progress = _Progress(on_progress, stats, progress_every_s)
     started = time.perf_counter()
     with stream:

@@ -23,6 +23,22 @@ def _pct(value: Any) -> str:
     return f"{float(value) * 100:g}%"
 
 
+def _funding(summary: dict[str, Any]) -> str:
+    """How much funding was counted, and where the files leave the replay without rates."""
+    span = summary["funding_span"]
+    if span is None:
+        return "not counted: no --funding file"
+    events = summary["funding_events"]
+    text = (
+        f"{_money(summary['funding'])} at {events:,} funding time(s); "
+        f"the files cover {_time(span[0])} to {_time(span[1])} UTC"
+    )
+    first, last = summary["first_ts"], summary["last_ts"]
+    if first is not None and last is not None and (span[0] > first or span[1] < last):
+        text += ", not the whole replay: funding counted only there"
+    return text
+
+
 def format_report(summary: dict[str, Any], scenario: Scenario, stats: ReadStats) -> str:
     """A few aligned lines: what was replayed, what the engine did, and what it made."""
     tiers = " / ".join(_pct(t) for t in scenario.tiers.pcts())
@@ -60,8 +76,10 @@ def format_report(summary: dict[str, Any], scenario: Scenario, stats: ReadStats)
         (
             "pnl",
             f"realized {_money(summary['realized_pnl'])}, "
-            f"unrealized {_money(summary['unrealized_pnl'])}",
+            f"unrealized {_money(summary['unrealized_pnl'])}, "
+            f"funding {_money(summary['funding'])}; net {_money(summary['net_pnl'])} after fees",
         ),
+        ("funding", _funding(summary)),
         (
             "win rate",
             "no round trip closed"

@@ -4,10 +4,16 @@ One `SymbolEngine` decides, exactly as it does live; a `Ledger` fills its orders
 price (moved by slippage, charged a fee). Ticks arrive in batches of numpy arrays so that the
 equity curve can be marked to market on every tick without a Python loop: between two fills
 the positions are constant, so equity is a straight line in the price.
+
+Funding, where rates are given, is accounting the engine never sees: a funding time is settled
+just before the first tick after it, on the sides held then (fills on ticks at or before it
+included), valued at the last traded price at or before it. Only funding times from the first
+tick up to (not including) the last one's time are within the replay; the others are left out.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,6 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from trading.accounting import Ledger
+from trading.backtest.funding import FundingRates
 from trading.backtest.scenario import Scenario
 from trading.engine import (
     LONG,
@@ -43,6 +50,7 @@ class BacktestResult:
     last_price: float | None = None
     first_ts: int | None = None
     last_ts: int | None = None
+    funding_events: int = 0  # funding times settled within the replay
 
 
 class Backtest:
@@ -55,8 +63,11 @@ class Backtest:
         fee_rate: float = 0.0,
         slippage_bps: float = 0.0,
         sentiment: SentimentConfig | None = None,
+        funding: FundingRates | None = None,
     ) -> None:
         self.scenario = scenario
+        self.funding = funding
+        self._funding_at = 0  # the next funding time to settle
         self.engine = SymbolEngine(
             scenario.tiers, scenario.levels, sentiment or scenario.sentiment, scenario.risk
         )
@@ -75,6 +86,8 @@ class Backtest:
         if not n:
             return []
         result = self.result
+        if result.first_ts is None:
+            self._skip_funding_before(int(ts[0]))
         events = self.engine.run(zip(ts.tolist(), price.tolist(), qty.tolist(), strict=True))
         made: list[dict[str, Any]] = []
         cursor = 0
@@ -85,10 +98,10 @@ class Backtest:
             if not isinstance(event, OrderIntent):
                 continue
             at = _tick_index(ts, price, cursor, event.ts, event.price)
-            self._mark(price, cursor, at)
+            self._advance(ts, price, cursor, at, before=event.ts)
             cursor = at
             made.append(self._fill(event))
-        self._mark(price, cursor, n)
+        self._advance(ts, price, cursor, n, before=int(ts[-1]))
         if result.first_ts is None:
             result.first_ts = int(ts[0])
         result.last_ts = int(ts[-1])
@@ -120,6 +133,42 @@ class Backtest:
             "reason": order.reason,
         }
 
+    def _advance(
+        self,
+        ts: npt.NDArray[np.int64],
+        price: npt.NDArray[np.float64],
+        start: int,
+        stop: int,
+        *,
+        before: int,
+    ) -> None:
+        """Mark ticks [start, stop) to market, settling on the way every funding time earlier
+        than `before` (ms): each just before the first tick after it."""
+        while (due := self._next_funding(before)) is not None:
+            at, rate = due
+            k = start + int(np.searchsorted(ts[start:stop], at, side="right"))
+            self._mark(price, start, k)
+            last = float(price[k - 1]) if k else self.result.last_price
+            assert last is not None  # funding times before the first tick were skipped
+            self.ledger.settle_funding(rate, last)
+            self.result.funding_events += 1
+            self.result.equity_curve.append((at, self.equity(last)))
+            start = k
+        self._mark(price, start, stop)
+
+    def _next_funding(self, before: int) -> tuple[int, float] | None:
+        """The next funding time and rate if it is earlier than `before`, taken off the list."""
+        funding, i = self.funding, self._funding_at
+        if funding is None or i >= len(funding.times) or funding.times[i] >= before:
+            return None
+        self._funding_at = i + 1
+        return funding.times[i], funding.rates[i]
+
+    def _skip_funding_before(self, first_ts: int) -> None:
+        """Funding times before the replay's first tick: no position, no price, not counted."""
+        if self.funding is not None:
+            self._funding_at = bisect_left(self.funding.times, first_ts)
+
     def _mark(self, price: npt.NDArray[np.float64], start: int, stop: int) -> None:
         """Mark ticks [start, stop) to market under the current positions; track drawdown."""
         if start >= stop:
@@ -138,6 +187,8 @@ class Backtest:
         """The report's figures, with the keys `--json` promises."""
         result, ledger = self.result, self.ledger
         last = result.last_price
+        unrealized = ledger.unrealized_pnl(last) if last is not None else 0.0
+        funding = self.funding
         return {
             "exchange": self.scenario.exchange,
             "symbol": self.scenario.symbol,
@@ -147,7 +198,11 @@ class Backtest:
             "volume": ledger.volume,
             "fees": ledger.fees,
             "realized_pnl": ledger.realized_pnl,
-            "unrealized_pnl": ledger.unrealized_pnl(last) if last is not None else 0.0,
+            "unrealized_pnl": unrealized,
+            "funding": ledger.funding,
+            "funding_events": result.funding_events,
+            "funding_span": None if funding is None else [funding.first_ts, funding.last_ts],
+            "net_pnl": ledger.realized_pnl + unrealized + ledger.funding - ledger.fees,
             "win_rate": ledger.win_rate,
             "round_trips": ledger.round_trips,
             "max_drawdown": result.max_drawdown,

@@ -35,11 +35,19 @@ def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a SCENARIO.json file."""
     path = Path(path)
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(path.read_text(encoding="utf-8"))
     except OSError as e:
         raise ScenarioError(f"{path}: cannot be read ({e.strerror}).") from None
+    except UnicodeDecodeError:
+        raise ScenarioError(f"{path}: is not UTF-8 text, so not a scenario's JSON.") from None
     except json.JSONDecodeError as e:
         raise ScenarioError(f"{path}, line {e.lineno}: not valid JSON ({e.msg}).") from None
+    except ValueError:  # Python reads no whole number of more than 4300 digits
+        raise ScenarioError(
+            f"{path}: a number in it has thousands of digits, more than any price or size."
+        ) from None
+    except RecursionError:
+        raise ScenarioError(f"{path}: its lists or objects are nested too deep.") from None
     try:
         return scenario_from_dict(data)
     except ScenarioError as e:

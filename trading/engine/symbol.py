@@ -270,6 +270,36 @@ class SymbolEngine:
             level.side(side).reset()
         self._bracket()
 
+    def closed_outside(self, side: str, held: float) -> list[LevelId]:
+        """The exchange holds `held` of a side the engine counts more of: the side was closed
+        (or reduced) outside the bot, and perhaps entered again since. The fills older than
+        that close are the ones gone: levels are taken from the earliest fire on, and when
+        theirs add up to exactly what went missing, those levels reset and the later ones keep
+        their tiers; otherwise the whole side resets (rule 9). The side then counts `held`.
+        Returns the levels reset."""
+        missing = round(self.position[side] - held, SIZE_DECIMALS)
+        holders = sorted(
+            (item for item in self._levels.items() if item[1].side(side).filled > 0),
+            key=lambda item: (item[1].last_trigger, item[1].rank),
+        )
+        taken: list[LevelId] = []
+        total = 0.0
+        for level_id, level in holders:
+            if total >= missing:
+                break
+            taken.append(level_id)
+            total = round(total + level.side(side).filled, SIZE_DECIMALS)
+        if held <= 0 or total != missing:
+            everyone = [level_id for level_id, _ in holders]
+            self.reset_side(side)
+            self.set_position(side, held)
+            return everyone
+        for level_id in taken:
+            self._levels[level_id].side(side).reset()
+        self.position[side] = max(0.0, round(held, SIZE_DECIMALS))
+        self._bracket()
+        return taken
+
     def set_position(self, side: str, size: float, entry_price: float | None = None) -> None:
         """The account's position on a side as the exchange reports it; 0 means closed."""
         if size <= 0:

@@ -45,6 +45,22 @@ class PositionInfo:
     unrealized_pnl: float = 0.0
 
 
+@dataclass(frozen=True, slots=True)
+class FundingSettlement:
+    """Funding the exchange paid or charged one position side of a symbol at one funding time.
+
+    `amount` is in the settle currency, received above 0 and paid below 0; `side` is "" and
+    `rate` None where the exchange does not say; `settlement_id` is the exchange's own id.
+    """
+
+    symbol: str
+    side: str
+    amount: float
+    rate: float | None
+    ts_ms: int
+    settlement_id: str
+
+
 class Exchange(Protocol):
     """What runbot needs of an exchange. Implementations never raise for a refused order:
     they return a REJECTED result with the exchange's reason."""

@@ -19,23 +19,28 @@
 from __future__ import annotations
 
 import asyncio
-import math
 import re
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from decimal import Decimal
 from typing import Any
 
 import structlog
 
 from trading.engine import LONG, SHORT
 from trading.exchange.accounts import AccountConfig, make_client
-from trading.exchange.base import FILLED, REJECTED, OrderRequest, OrderResult, PositionInfo
+from trading.exchange.base import (
+    FILLED,
+    REJECTED,
+    FundingSettlement,
+    OrderRequest,
+    OrderResult,
+    PositionInfo,
+)
 from trading.exchange.markets import MarketRules
 from trading.exchange.ratelimit import TokenBucket
-from trading.feeds.live import backoff_delay
+from trading.exchange.streams import OrderWaiters, follow
 from trading.notify.notification import settle_currency
-from trading.numbers import plain
 
 log = structlog.get_logger("levelbot.exchange")
 
@@ -49,9 +54,8 @@ RATE_LIMIT_RETRIES = 3
 RATE_LIMIT_BACKOFF_S = 0.25
 # A market order is normally filled before its answer arrives; if not, look again this often.
 FILL_POLLS = (0.05, 0.1, 0.2, 0.4, 0.8)
-# The exchange-side stop follows the mark price: one stray trade on a thin book cannot fire
-# it, and it is the price Bybit liquidates by. The bot's own stop reacts to trades first.
-STOP_TRIGGER = "MarkPrice"
+# How long an order's fill is awaited on the private order stream before it is looked up.
+STREAM_WAIT_S = 0.3
 
 
 class OrderOutcomeUnknown(Exception):
@@ -120,6 +124,7 @@ class CcxtExchange:
         self.bucket = TokenBucket.for_exchange(config.exchange)
         self.queries = TokenBucket.for_exchange(config.exchange, queries=True)
         self.rules: dict[str, MarketRules] = {}
+        self.waiters = OrderWaiters()
         self.setups: dict[str, SymbolSetup] = {}
         self.quotes: dict[str, tuple[float, float]] = {}  # symbol -> (bid, ask), from the feed
         self.max_spread_bps: float | None = None
@@ -217,7 +222,6 @@ class CcxtExchange:
         return None
 
     async def place_order(self, order: OrderRequest) -> OrderResult:
-        ccxt = _errors()
         rules = self.rules.get(order.symbol)
         amount = rules.round_amount(Decimal(repr(order.size))) if rules else Decimal(0)
         if (refusal := self._refusal(order, amount)) is not None:
@@ -228,6 +232,16 @@ class CcxtExchange:
         params = order_params(self.name, order, margin_mode, self.max_slippage_bps)
         contracts = float(rules.to_contracts(amount))
         side = order_side(order.side, order.action)
+        self.waiters.expect(order.client_order_id)
+        try:
+            return await self._send(order, side, contracts, params)
+        finally:
+            self.waiters.forget(order.client_order_id)
+
+    async def _send(
+        self, order: OrderRequest, side: str, contracts: float, params: dict[str, Any]
+    ) -> OrderResult:
+        ccxt = _errors()
         for attempt in range(RATE_LIMIT_RETRIES + 1):
             await self.bucket.acquire()
             try:
@@ -253,14 +267,19 @@ class CcxtExchange:
         raise AssertionError("unreachable")
 
     async def _filled(self, answer: dict[str, Any], cid: str, symbol: str) -> OrderResult:
-        """The order's fill: from the answer when it carries one, else looked up by id."""
+        """The order's fill: from the answer when it carries one, else from the order stream,
+        else looked up by id."""
         result = self._result(answer, cid, symbol)
+        if result is None:
+            result = await self.waiters.wait(cid, STREAM_WAIT_S)
         if result is not None:
             return result
         return await self._settle(cid, symbol)
 
     async def _settle(self, cid: str, symbol: str) -> OrderResult:
         for pause in FILL_POLLS:
+            if (told := self.waiters.told(cid)) is not None:
+                return told
             try:
                 found = await self.find_order(cid, symbol)
             except OrderOutcomeUnknown:
@@ -335,52 +354,18 @@ class CcxtExchange:
     async def protect(self, symbol: str, side: str, stop_price: float | None) -> str | None:
         """Rest a stop-loss for one side's position on the exchange, so that it holds if the
         bot dies; `stop_price` None removes it. The price goes to the market's tick, away from
-        the position (down for a LONG, up for a SHORT): never tighter than asked.
+        the position (down for a LONG, up for a SHORT): never tighter than asked. A call
+        replaces the side's previous stop: there is never more than one.
 
         Returns None once the exchange holds it so (an unchanged stop, or a removal from a
         side already flat, included), else the reason in one line: a refusal never raises,
-        the bot keeps its own stop either way. On Bybit it is the position's own stop-loss
-        (`/v5/position/trading-stop`, tpslMode Full, by the mark price): the whole side closes
-        at the market when it is reached, and Bybit drops it when the position closes."""
-        if side not in (LONG, SHORT):
-            raise ValueError(f"The side is {LONG} or {SHORT}, not {side!r}.")
-        if self.name != "bybit":
-            return (
-                f"A stop-loss on the exchange is not supported on {self.name} yet: the bot's own "
-                "stop is the only one, and it holds only while the bot runs."
-            )
-        market = (self.client.markets or {}).get(symbol)
-        if market is None:
-            return f"{self.name} has no market {symbol} loaded."
-        price = Decimal(0)
-        if stop_price is not None:
-            price = stop_level(stop_price, side, (market.get("precision") or {}).get("price"))
-            if price <= 0:
-                return f"{stop_price!r} is no stop price: give a price above 0."
-        request = {
-            "category": "linear",
-            "symbol": market["id"],
-            "positionIdx": 1 if side == LONG else 2,
-            "tpslMode": "Full",
-            "stopLoss": plain(price),  # "0" cancels the stop
-            "slTriggerBy": STOP_TRIGGER,
-            "slOrderType": "Market",
-        }
-        ccxt = _errors()
-        await self.queries.acquire()
-        try:
-            await self.client.privatePostV5PositionTradingStop(request)
-        except ccxt.BaseError as e:
-            text = str(e).lower()
-            if any(words in text for words in ALREADY_SO) or (
-                stop_price is None and "zero position" in text
-            ):
-                return None  # already so; a flat side has no stop left to remove
-            reason = describe_error(e)
-            self.log.warning("stop-loss refused", symbol=symbol, side=side, error=reason)
-            return reason
-        self.log.info("stop-loss set", symbol=symbol, side=side, stop_price=plain(price))
-        return None
+        the bot keeps its own stop either way. Each exchange holds it its own way, by the
+        mark price, closing the whole side at the market (`trading.exchange.stops`): Bybit
+        as the position's own stop-loss, Binance USD-M as a closePosition STOP_MARKET order,
+        OKX as a conditional algo order with closeFraction 1."""
+        from trading.exchange import stops  # it builds on this module's helpers
+
+        return await stops.protect(self, symbol, side, stop_price)
 
     # -- positions -----------------------------------------------------------------------
 
@@ -402,29 +387,41 @@ class CcxtExchange:
             )
         return held
 
-    async def watch_positions(self, on_change: Callable[[set[str]], Awaitable[None]]) -> None:
-        """Follow the account's private position stream; call `on_change` with the symbols
-        whose positions moved (a fill, a liquidation, a close by hand). It only says where to
-        look: the positions themselves are read over REST, the source of truth. Runs until
-        cancelled, reconnecting with backoff and jitter."""
-        attempt = 0
-        while True:
-            try:
-                updates = await self.client.watch_positions()
-                attempt = 0
-            except asyncio.CancelledError:
-                raise
-            except Exception as e:  # a dropped socket: ccxt reconnects on the next call
-                delay = backoff_delay(attempt)
-                attempt += 1
-                self.log.warning(
-                    "position stream error", error=describe_error(e), retry_in_s=round(delay, 2)
-                )
-                await asyncio.sleep(delay)
-                continue
+    async def watch_account(self, on_change: Callable[[set[str]], Awaitable[None]]) -> None:
+        """Follow the account's private streams until cancelled: positions (`on_change` hears
+        the symbols whose positions moved: a fill, a liquidation, a close by hand; it only
+        says where to look, the positions themselves are read over REST, the source of truth)
+        and, where the exchange streams them, orders (settling the orders on their way)."""
+
+        async def moved(updates: list[dict[str, Any]]) -> None:
             symbols = {str(p.get("symbol")) for p in updates if p.get("symbol")}
             if symbols:
                 await on_change(symbols)
+
+        streams = [follow(self.client.watch_positions, moved, name="position stream", log=self.log)]
+        if self.client.has.get("watchOrders"):
+            streams.append(
+                follow(
+                    self.client.watch_orders,
+                    self._orders_told,
+                    name="order stream",
+                    log=self.log,
+                    on_state=self._order_stream_up,
+                )
+            )
+        await asyncio.gather(*streams)
+
+    async def _orders_told(self, orders: list[dict[str, Any]]) -> None:
+        for order in orders:
+            cid = str(order.get("clientOrderId") or "")
+            symbol = str(order.get("symbol") or "")
+            if cid in self.waiters.waiting:
+                result = self._result(order, cid, symbol)
+                if result is not None:
+                    self.waiters.settle(result)
+
+    def _order_stream_up(self, up: bool) -> None:
+        self.waiters.live = up
 
     async def free_margin(self, symbol: str) -> float | None:
         """The account's free balance in the symbol's settle currency (USDT), over REST."""
@@ -434,6 +431,22 @@ class CcxtExchange:
         balance = await self.client.fetch_balance()
         free = (balance.get(settle_currency(symbol)) or {}).get("free")
         return None if free is None else float(free)
+
+    # -- funding -------------------------------------------------------------------------
+
+    async def funding_settlements(self, symbol: str, since_ms: int) -> list[FundingSettlement]:
+        """The funding the exchange settled on the account's positions of `symbol` from
+        `since_ms` on, oldest first, through ccxt's `fetch_funding_history` (Bybit: executions
+        of type Funding, every page; Binance USD-M: income FUNDING_FEE; OKX: bills of type 8).
+        Raises ccxt's errors: the caller tries again later."""
+        await self.queries.acquire()
+        # Bybit lists newest first, a page at a time: read every page back to `since_ms`.
+        params = {"paginate": True} if self.name == "bybit" else {}
+        rows = await self.client.fetch_funding_history(symbol, since_ms, None, params)
+        found = (funding_settlement(row) for row in rows if row.get("symbol") == symbol)
+        # Pages of a list that grew while it was read may repeat a row: one each.
+        unique = {s.settlement_id: s for s in found if s is not None}
+        return sorted(unique.values(), key=lambda s: s.ts_ms)
 
     async def close(self) -> None:
         await self.client.close()
@@ -451,17 +464,31 @@ def describe_error(error: Exception) -> str:
     return text if len(text) <= 300 else text[:297] + "..."
 
 
-def stop_level(price: float, side: str, tick: object) -> Decimal:
-    """A stop price on the market's tick (a step, as ccxt states it), rounded away from the
-    position: down for a LONG, up for a SHORT. 0 for a price that is not one."""
-    if not math.isfinite(price) or price <= 0:
-        return Decimal(0)
-    value = Decimal(repr(price))
-    step = Decimal(str(tick)) if tick else Decimal(0)
-    if step > 0:
-        rounding = ROUND_FLOOR if side == LONG else ROUND_CEILING
-        value = (value / step).to_integral_value(rounding=rounding) * step
-    return value.normalize() if value > 0 else Decimal(0)
+def funding_settlement(row: dict[str, Any]) -> FundingSettlement | None:
+    """A ccxt funding-history row as levelbot records it; None for a row without an id, a time
+    or an amount.
+
+    The side is the exchange's where it names one (Bybit's `side`, Buy for a long; OKX's
+    `posSide`; Binance's `positionSide`). Where the side and the rate are both known, who paid
+    follows from the funding rule (longs pay a positive rate, shorts a negative one): Bybit's
+    funding `execFee` is the position value times the rate whatever the side, so its sign
+    alone does not say. Else ccxt's amount is the exchange's cash flow, negative when paid, and
+    the side, where the rate is known, follows from it."""
+    info = row.get("info") or {}
+    amount, ts, ident = row.get("amount"), row.get("timestamp"), row.get("id")
+    if amount is None or ts is None or not ident:
+        return None
+    amount = float(amount)
+    rate = None if row.get("rate") is None else float(row["rate"])
+    named = info.get("side") or info.get("posSide") or info.get("positionSide") or ""
+    side = {"buy": LONG, "long": LONG, "sell": SHORT, "short": SHORT}.get(str(named).lower(), "")
+    if rate:
+        if side:
+            paid = (side == LONG) == (rate > 0)
+            amount = -abs(amount) if paid else abs(amount)
+        elif amount:
+            side = LONG if (amount < 0) == (rate > 0) else SHORT
+    return FundingSettlement(str(row.get("symbol")), side, amount, rate, int(ts), str(ident))
 
 
 def setups_for(levels: Iterable[Any]) -> dict[str, SymbolSetup]:

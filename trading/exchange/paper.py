@@ -4,6 +4,8 @@ Fills happen at the decision's tick price moved by slippage, with a taker fee, i
 aggregate position per side (hedge mode) with an average entry price. The account lives in the
 database (PaperPosition, PaperFill), so a restarted bot continues the same account, and an
 order's client id finds its fill again after a crash. The arithmetic is the backtest's Ledger.
+There is no funding: the synthetic and replayed feeds carry no funding rates, so a paper
+account never pays or receives any.
 """
 
 from __future__ import annotations

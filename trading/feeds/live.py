@@ -15,6 +15,7 @@ watchdog's to catch. Event time is the exchange's timestamp, never earlier than 
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -38,20 +39,54 @@ def backoff_delay(attempt: int, *, rng: random.Random | None = None) -> float:
     return (rng or random).uniform(ceiling / 2, ceiling)
 
 
-def quote_tick(ticker: dict[str, Any]) -> tuple[int, float, float, float] | None:
-    """(ts, mid, bid, ask) from a ccxt ticker, or None when it has no two-sided quote."""
-    bid, ask, ts = ticker.get("bid"), ticker.get("ask"), ticker.get("timestamp")
-    if not bid or not ask or ts is None or bid <= 0 or ask < bid:
+def _positive(value: Any) -> float | None:
+    """A price or an amount as a float: a finite number above 0, else None."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    return int(ts), (bid + ask) / 2, float(bid), float(ask)
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if 0 < number < math.inf else None
 
 
-def trade_flow(trade: dict[str, Any]) -> tuple[int, float, float] | None:
-    """(ts, price, signed taker amount) from a ccxt trade: buys positive, sells negative."""
-    side, amount, price, ts = (trade.get(k) for k in ("side", "amount", "price", "timestamp"))
-    if side not in ("buy", "sell") or not amount or not price or ts is None:
+def _event_time(value: Any) -> int | None:
+    """An exchange timestamp in ms: a finite number of 0 or more, else None."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    return int(ts), float(price), float(amount) if side == "buy" else -float(amount)
+    if not 0 <= value < math.inf:
+        return None
+    return int(value)
+
+
+def quote_tick(ticker: Any) -> tuple[int, float, float, float] | None:
+    """(ts, mid, bid, ask) from a ccxt ticker, or None when it has no usable two-sided quote:
+    a side or the time missing, a price not a finite number above 0, or the ask below the bid."""
+    if not isinstance(ticker, dict):
+        return None
+    bid, ask = _positive(ticker.get("bid")), _positive(ticker.get("ask"))
+    ts = _event_time(ticker.get("timestamp"))
+    if bid is None or ask is None or ts is None or ask < bid:
+        return None
+    return ts, (bid + ask) / 2, bid, ask
+
+
+def awaiting_quote(ticker: Any) -> bool:
+    """A ticker that has no bid or no ask yet: no quote to take, and nothing wrong."""
+    return isinstance(ticker, dict) and (ticker.get("bid") is None or ticker.get("ask") is None)
+
+
+def trade_flow(trade: Any) -> tuple[int, float, float] | None:
+    """(ts, price, signed taker amount) from a ccxt trade: buys positive, sells negative; None
+    for a trade without a side, a price and an amount above 0, and a time."""
+    if not isinstance(trade, dict):
+        return None
+    side = trade.get("side")
+    price, amount = _positive(trade.get("price")), _positive(trade.get("amount"))
+    ts = _event_time(trade.get("timestamp"))
+    if side not in ("buy", "sell") or price is None or amount is None or ts is None:
+        return None
+    return ts, price, amount if side == "buy" else -amount
 
 
 class LiveFeed:
@@ -71,6 +106,7 @@ class LiveFeed:
         self.on_quote = on_quote
         self.on_reconnect = on_reconnect
         self.reconnects = 0
+        self.dropped = 0  # malformed messages skipped
         self.last_error = ""
         self._queue: asyncio.Queue[tuple[int, float, float]] = asyncio.Queue()
         self._quoted = False
@@ -84,10 +120,23 @@ class LiveFeed:
             self._oldest = time.perf_counter()
         self._queue.put_nowait((ts, price, qty))
 
+    def _drop(self, stream: str, message: Any) -> None:
+        # A malformed message is the exchange's or ccxt's slip, not a dropped socket: it is
+        # logged and skipped, with no backoff and no resync.
+        self.dropped += 1
+        log.warning(
+            "feed message dropped",
+            symbol=self.symbol,
+            stream=stream,
+            message=repr(message)[:200],
+        )
+
     async def _quotes(self) -> None:
         ticker = await self.client.watch_ticker(self.symbol)
         quote = quote_tick(ticker)
         if quote is None:
+            if not awaiting_quote(ticker):
+                self._drop("quotes", ticker)
             return
         ts, mid, bid, ask = quote
         self._quoted = True
@@ -96,9 +145,11 @@ class LiveFeed:
         self._put(ts, mid, 0.0)
 
     async def _trades(self) -> None:
-        for trade in await self.client.watch_trades(self.symbol):
+        trades = await self.client.watch_trades(self.symbol)
+        for trade in trades if isinstance(trades, list) else [trades]:
             flow = trade_flow(trade)
             if flow is None:
+                self._drop("trades", trade)
                 continue
             ts, price, qty = flow
             self._put(ts, TRADE_ONLY if self._quoted else price, qty)

@@ -8,6 +8,7 @@ bot, a script, a shell) can store a row that breaks it.
 from trading.choices import MarginType, Side, TradeAction, TradeReason, TradeStatus
 from trading.models.backtests import BacktestJob, BacktestRun
 from trading.models.bot import BotSession, BotSettings
+from trading.models.funding import FundingPayment
 from trading.models.levels import AccountRisk, Level, SymbolRisk, SymbolTiers, TierState
 from trading.models.markets import Market
 from trading.models.notifications import NotificationMark
@@ -29,6 +30,7 @@ __all__ = [
     "BotSettings",
     "CloseRequest",
     "FeedStatus",
+    "FundingPayment",
     "Installation",
     "Level",
     "LevelEvent",

@@ -331,8 +331,9 @@ def position_drift(
 def daily_summary(*, day: date, totals: Sequence[DayTotals]) -> Notification:
     lines = [
         f"{t.exchange}: {t.fills} fill{'s' if t.fills != 1 else ''}, {t.rejected} rejected, "
-        f"realized PnL {money(t.realized_pnl, signed=True)} {t.currency}, "
-        f"fees {money(t.fees)} {t.currency}, "
+        f"realized PnL {money(t.realized_pnl, signed=True)} {t.currency}"
+        + (f" (funding {money(t.funding, signed=True)} {t.currency})" if t.funding else "")
+        + f", fees {money(t.fees)} {t.currency}, "
         f"net {money(t.realized_pnl - t.fees, signed=True)} {t.currency}"
         for t in totals
     ]
@@ -350,6 +351,7 @@ def daily_summary(*, day: date, totals: Sequence[DayTotals]) -> Notification:
                     "fills": t.fills,
                     "rejected": t.rejected,
                     "realized_pnl": t.realized_pnl,
+                    "funding": t.funding,
                     "fees": t.fees,
                 }
                 for t in totals

@@ -32,6 +32,7 @@ from trading.notify import Notification, flush, notify, texts
 from trading.notify.notification import settle_currency
 from trading.runtime import store
 from trading.runtime.dailyloss import DailyLoss, Outcome
+from trading.runtime.funding import follow_funding, funding_since
 from trading.runtime.publish import Publisher
 from trading.runtime.runner import SymbolNotReady, SymbolRunner
 from trading.runtime.venues import VenueError, Venues, live_config
@@ -107,6 +108,7 @@ class Bot:
         self.account_watchers: dict[str, asyncio.Task[None]] = {}
         self.daily_loss = DailyLoss()
         self.tallied = False
+        self.funding: asyncio.Task[None] | None = None  # live: the exchange's funding, read
 
     def _check_accounts(self, exchange_ids: tuple[str, ...] | set[str]) -> None:
         """Exchanges named for a live feed must be supported, and a live account must have
@@ -143,6 +145,8 @@ class Bot:
         stopped_by = "stopped"
         try:
             await self._start_symbols(pairs)
+            if self.options.live:
+                self.funding = asyncio.create_task(follow_funding(self.runners.values, self.stop))
             await self._check_daily_loss()  # the history, before anything is told
             # What start-up built lives as long as the bot: out of every later collection.
             gc.collect()
@@ -280,6 +284,8 @@ class Bot:
             await self._close_on_request()
             await self._check_daily_loss()
             for runner in self.runners.values():
+                if runner.resync_wanted:  # a look at the positions that failed or was overtaken
+                    await runner.resync_positions()
                 await runner.sync_stops()
                 await runner.check_stale()
                 await runner.save_events()
@@ -312,6 +318,9 @@ class Bot:
         outcomes, unsettled = await sync_to_async(store.outcomes_since)(self.daily_loss.floor)
         new = self.daily_loss.add(outcomes)
         self.daily_loss.settle_floor(unsettled)
+        self.daily_loss.add_funding(
+            await sync_to_async(funding_since)(self.daily_loss.funding_floor)
+        )
         self.tallied = True
         if not first:
             for outcome in new:
@@ -343,9 +352,10 @@ class Bot:
 
     async def _shutdown(self, reason: str = "stopped") -> None:
         self.stop.set()
-        for watcher in self.account_watchers.values():
-            watcher.cancel()
-        await asyncio.gather(*self.account_watchers.values(), return_exceptions=True)
+        background = [*self.account_watchers.values(), *([self.funding] if self.funding else [])]
+        for task in background:
+            task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
         if self.tasks:
             await asyncio.gather(*self.tasks.values(), return_exceptions=True)
         for runner in self.runners.values():

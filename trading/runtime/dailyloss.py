@@ -7,6 +7,11 @@ outcomes recorded since, and hands each new one back with its realized PnL, for 
 notifications. When an account's day falls to minus its `daily_loss_limit` (AccountRisk),
 every entry on it pauses, each blocked crossing logged with the reason `daily_loss`, until
 the next UTC day; exits keep running.
+
+Funding the exchange settled (FundingPayment rows, live accounts only) counts in the day of its
+funding time, both ways: funding paid is a realized loss as surely as a fee, and funding
+received offsets it, as the exchange's own realized PnL counts both. So a day of paying
+funding on a large open position can pause entries with no trade closed.
 """
 
 from __future__ import annotations
@@ -40,12 +45,23 @@ class Outcome:
     realized_pnl: float = 0.0  # set by the tally for a filled close
 
 
+@dataclass(frozen=True, slots=True)
+class FundingPaid:
+    """A funding settlement as the tally needs it."""
+
+    id: int
+    exchange: str
+    amount: float  # received above 0, paid below 0
+    at: datetime  # the funding time (UTC)
+
+
 class DailyLoss:
     def __init__(self) -> None:
         self._ledgers: dict[tuple[str, str], Ledger] = defaultdict(Ledger)
         self._net: dict[tuple[str, date], float] = defaultdict(float)
         self.floor = 0  # every filled trade with an id up to here is counted
         self._seen: set[int] = set()  # counted ids above the floor
+        self.funding_floor = 0  # every funding settlement with an id up to here is counted
 
     def add(self, outcomes: Iterable[Outcome]) -> list[Outcome]:
         """Count the outcomes not counted yet, in id order (each symbol's entries before its
@@ -63,6 +79,15 @@ class DailyLoss:
             new.append(outcome)
         return new
 
+    def add_funding(self, payments: Iterable[FundingPaid]) -> None:
+        """Count the funding settlements not counted yet in their day (see the module's doc).
+        They are recorded whole, in one transaction each read, so the floor is their top id."""
+        for payment in sorted(payments, key=lambda p: p.id):
+            if payment.id <= self.funding_floor:
+                continue
+            self.funding_floor = payment.id
+            self._net[(payment.exchange, payment.at.date())] += payment.amount
+
     def settle_floor(self, lowest_unsettled: int | None) -> None:
         """Move the floor up to just below the oldest order still unsettled (its fill may be
         recorded later with a lower id than fills already counted), forgetting seen ids under
@@ -74,7 +99,7 @@ class DailyLoss:
             self._seen = {i for i in self._seen if i > floor}
 
     def net(self, exchange: str, day: date) -> float:
-        """Realized PnL net of fees of `exchange` on `day` (UTC)."""
+        """Realized PnL net of fees, funding included, of `exchange` on `day` (UTC)."""
         return self._net.get((exchange, day), 0.0)
 
     def hit(self, exchange: str, day: date, limit: Decimal | None) -> bool:

@@ -43,6 +43,9 @@ from trading.runtime.publish import Publisher
 
 log = structlog.get_logger("levelbot.bot")
 
+# Sizes the bot and the exchange count apart by less than this fraction are the same size.
+SIZE_TOLERANCE = 1e-9
+
 # An intent found unsent after a restart is sent if it is this recent; older, it has lost its
 # moment, and is recorded as refused (its tiers stay fired: no chasing an old price).
 RESEND_WITHIN = timedelta(seconds=30)
@@ -235,9 +238,13 @@ class SymbolRunner:
             self.log.warning("exchange stop-loss not set", side=side, why=refusal)
 
     async def resync_positions(self) -> None:
-        """After a reconnect: the exchange's positions over REST are the truth. A side the
-        bot holds but the exchange no longer does was closed outside the bot (a liquidation,
-        a close by hand): every level's tier state on that side resets (DESIGN rule 9)."""
+        """After a reconnect or a position message: the exchange's positions over REST are
+        the truth. A side the exchange holds less of than the bot counts (nothing, or less,
+        once every order of the bot is settled) was closed outside the bot (a liquidation, a
+        close by hand), perhaps entered again since: the levels whose fills went with it reset
+        (DESIGN rule 9; `SymbolEngine.closed_outside`), and the bot counts what it holds. A
+        read that fails or that an order overtook is wanted again (`resync_wanted`): made once
+        the orders out are settled, and by the bot's housekeeping within a second."""
         engine = self.engine
         if engine is None:
             return
@@ -250,9 +257,10 @@ class SymbolRunner:
         decided = self.orders_decided
         try:
             held = await self.exchange.positions(self.symbol)
-        except Exception as e:  # the next reconnect or reload tries again
+        except Exception as e:
             self.last_error = f"position resync failed: {type(e).__name__}: {e}"
             self.log.warning("position resync failed", error=self.last_error)
+            self.resync_wanted = True
             return
         async with self.lock:
             if self.orders_decided != decided:
@@ -263,9 +271,17 @@ class SymbolRunner:
                 return
             for side in SIDES:
                 position = held.get(side)
-                if engine.position[side] > 0 and position is None:
-                    self.log.warning("position closed outside the bot", side=side)
-                    engine.reset_side(side)
+                counted = engine.position[side]
+                size = 0.0 if position is None else position.size
+                if counted > 0 and size < counted * (1 - SIZE_TOLERANCE):
+                    reset = engine.closed_outside(side, size)
+                    self.log.warning(
+                        "position closed outside the bot",
+                        side=side,
+                        held=size,
+                        counted=counted,
+                        levels_reset=reset,
+                    )
                 if position is None:
                     engine.set_position(side, 0.0)
                 else:
@@ -439,9 +455,16 @@ class SymbolRunner:
                 states,
                 [(o, client_order_id(self.prefix, o, symbol_key=self.tiers_key)) for o in orders],
             )
-            trade_ids = await sync_to_async(store.record_decisions)(decisions)
+            # Unsettled from here: a position read begun while the intents are written would
+            # count their fills, which it cannot have seen.
+            cids = [cid for _, cid in decisions.orders]
+            self.unsettled.update(cids)
+            try:
+                trade_ids = await sync_to_async(store.record_decisions)(decisions)
+            except BaseException:
+                self.unsettled.difference_update(cids)
+                raise
             for (order, cid), trade_id in zip(decisions.orders, trade_ids, strict=True):
-                self.unsettled.add(cid)
                 sent.append((order, cid, trade_id, self.flow.send(order, cid, arrived)))
         settle = asyncio.create_task(self._settle(engine, events, sent, states, events_done))
         self.settling.add(settle)
@@ -466,8 +489,12 @@ class SymbolRunner:
                 for (order, _cid, trade_id, _task), result in zip(sent, answers, strict=True):
                     if result is None:
                         continue  # outcome unknown: the intent stays, and recovery settles it
-                    if result.status != FILLED and order.level_id is not None:
-                        engine.undo_fill(order.level_id, order.side, order.size)
+                    if order.level_id is not None:
+                        # A refused entry was never filled; one filled in part (a market
+                        # order stopped by its slippage cap), only in that part.
+                        filled = result.filled_size if result.status == FILLED else 0.0
+                        if filled < order.size * (1 - SIZE_TOLERANCE):
+                            engine.undo_fill(order.level_id, order.side, order.size - filled)
                     results.append((trade_id, result))
                 states.update(self._changed_states(engine))
                 await sync_to_async(store.record_outcome)(

@@ -147,11 +147,11 @@ class Venues:
     def watch_account(
         self, exchange_id: str, on_change: Callable[[set[str]], Awaitable[None]]
     ) -> asyncio.Task[None] | None:
-        """A live account's private position stream, as a task (None on paper)."""
+        """A live account's private streams, as a task (None on paper)."""
         account = self.exchanges.get(exchange_id)
         if not isinstance(account, CcxtExchange):
             return None
-        return asyncio.create_task(account.watch_positions(on_change))
+        return asyncio.create_task(account.watch_account(on_change))
 
     async def refresh_settings(self) -> None:
         spread, slippage = await sync_to_async(_order_limits)()

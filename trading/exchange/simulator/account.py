@@ -13,7 +13,10 @@ are refused.
 
 Margin is one pool: an opening order needs notional / leverage plus its fee out of equity less
 the margin of the positions held. The margin mode is recorded and answered, not simulated:
-there are no liquidations (`close_side` plays one), no funding and no maintenance margin.
+there are no liquidations (`close_side` plays one) and no maintenance margin. Funding is
+settled when the simulator calls `settle_funding` at a funding time: each open side pays or
+receives its value at the mark price times the rate, counted in its realized PnL and the
+wallet, as on Bybit.
 
 Each side may hold a stop-loss (`stops`, set through `stops.set_stop`); `close_side` with the
 stop closes the side when the price reaches it, and a side that goes flat loses its stop, as
@@ -67,6 +70,19 @@ class Fill:
     price: float
     fee: float
     realized_pnl: float
+
+
+@dataclass(frozen=True, slots=True)
+class FundingCharge:
+    """One side's funding at one funding time."""
+
+    exec_id: str
+    side: str  # LONG or SHORT
+    qty: Decimal  # the position held
+    mark: float
+    rate: float
+    amount: float  # received above 0, paid below 0
+    time_ms: int
 
 
 @dataclass(slots=True)
@@ -132,6 +148,7 @@ class Account:
         self._by_link_id: dict[str, Order] = {}
         self.books = {LONG: SideBook(created_ms=now), SHORT: SideBook(created_ms=now)}
         self.stops: dict[str, Stop] = {}  # LONG/SHORT -> its stop-loss, where one is set
+        self.fundings: list[FundingCharge] = []  # oldest first
 
     # Settings -------------------------------------------------------------------------------
 
@@ -173,7 +190,8 @@ class Account:
         return Decimal(repr(self.position(side).size)).quantize(self.instrument.qty_step)
 
     def wallet_balance(self) -> float:
-        return self.deposit + self.ledger.realized_pnl - self.ledger.fees
+        ledger = self.ledger
+        return self.deposit + ledger.realized_pnl - ledger.fees + ledger.funding
 
     def unrealised(self, mark: float) -> float:
         return self.ledger.unrealized_pnl(mark)
@@ -192,6 +210,22 @@ class Account:
             return [(HEDGE_INDEX[LONG], LONG), (HEDGE_INDEX[SHORT], SHORT)]
         held = [side for side in (LONG, SHORT) if self.held(side)]
         return [(0, held[0] if held else None)]
+
+    def settle_funding(self, rate: float, mark: float, now: int) -> list[FundingCharge]:
+        """Funding at `rate` for each open side, on its value at the `mark` price (longs pay a
+        positive rate, shorts receive it); counted in the side's realized PnL."""
+        held = {side: self.held(side) for side in (LONG, SHORT)}
+        charges = []
+        for side, amount in self.ledger.settle_funding(rate, mark).items():
+            book = self.books[side]
+            book.cur_realised += amount
+            book.cum_realised += amount
+            book.updated_ms = now
+            charges.append(
+                FundingCharge(str(uuid.uuid4()), side, held[side], mark, rate, amount, now)
+            )
+        self.fundings.extend(charges)
+        return charges
 
     # Orders ---------------------------------------------------------------------------------
 

@@ -6,7 +6,9 @@ Faults (dropped or stalled websockets, late or rate-limited answers, refused ord
 closed behind the client's back) are coroutines here and `POST /sim/control` calls away, so a
 test can fault the simulator in-process or a bot running in another process. A position's
 stop-loss (`/v5/position/trading-stop`) rests here and closes the side when a price move
-reaches it, whether or not any client is still connected.
+reaches it, whether or not any client is still connected. With a `funding_rate`, funding is
+settled on the open sides at each funding time (every `funding_interval_s`, 8 h by default, on
+the wall clock) at the last price, and listed by `/v5/execution/list` with execType Funding.
 
 It runs on the caller's event loop: `await sim.start()`, `await sim.stop()`. To drive it from
 synchronous code or another thread, use `SimulatorThread`.
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import uuid
 from collections import Counter
 from dataclasses import dataclass
@@ -35,6 +38,7 @@ from trading.exchange.simulator.instruments import (
 )
 from trading.exchange.simulator.market import (
     DEFAULT_SPREAD,
+    FUNDING_INTERVAL_MS,
     MarketState,
     Tick,
     first_tick,
@@ -97,12 +101,20 @@ class BybitSimulator:
         api_key: str = DEFAULT_API_KEY,
         instruments: Path = DEFAULT_INSTRUMENTS,
         replay_paused: bool = False,
+        funding_rate: float = 0.0,
+        funding_interval_s: float = FUNDING_INTERVAL_MS / 1000,
     ) -> None:
         """`speed` is the replay's pace against the file's own time (0: as fast as possible);
         `spread` the bid-ask gap as a fraction of the price; `replay_paused` holds the replay
-        until `start_replay()`, so that subscribers see the file from its first trade."""
+        until `start_replay()`, so that subscribers see the file from its first trade;
+        `funding_rate` (0.0001 is 0.01%; 0: no funding) is settled every
+        `funding_interval_s`."""
         if speed < 0:
             raise SimulatorConfigError(f"The speed must be 0 or more, not {speed}.")
+        if not math.isfinite(funding_rate) or not funding_interval_s >= 0.001:
+            raise SimulatorConfigError(
+                "The funding rate must be a number and the funding interval at least 0.001 s."
+            )
         if balance <= 0 or spread < 0 or fee_rate < 0:
             raise SimulatorConfigError("The balance must be above 0; spread and fee not below.")
         if price is not None and price <= 0:
@@ -122,6 +134,8 @@ class BybitSimulator:
             start.price if start else price or DEFAULT_PRICE,
             spread=spread,
             ts=start.ts if start else now_ms(),
+            funding_rate=funding_rate,
+            funding_interval_ms=round(funding_interval_s * 1000),
         )
         self.account = Account(self.instrument, balance=balance, fee_rate=fee_rate, now=now_ms())
         self.ticker_topic = f"tickers.{symbol}"
@@ -138,6 +152,7 @@ class BybitSimulator:
         self._replay_paused = replay_paused
         self._replay_go: asyncio.Event | None = None
         self._replay_task: asyncio.Task[None] | None = None
+        self._funding_task: asyncio.Task[None] | None = None
         self._runner: web.AppRunner | None = None
 
     @property
@@ -160,11 +175,14 @@ class BybitSimulator:
             if not self._replay_paused:
                 self._replay_go.set()
             self._replay_task = asyncio.create_task(self._replay(self.trades))
+        if self.market.funding_rate:
+            self._funding_task = asyncio.create_task(self._settle_funding())
 
     async def stop(self) -> None:
-        if self._replay_task is not None:
-            self._replay_task.cancel()
-            await asyncio.gather(self._replay_task, return_exceptions=True)
+        tasks = [t for t in (self._replay_task, self._funding_task) if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         await self.streams.drop()
         if self._runner is not None:
             await self._runner.cleanup()
@@ -292,6 +310,16 @@ class BybitSimulator:
     async def _publish_private(self, topic: str, data: list[dict[str, Any]]) -> None:
         message = {"id": str(uuid.uuid4()), "topic": topic, "creationTime": now_ms()}
         await self.streams.publish(topic, {**message, "data": data})
+
+    async def _settle_funding(self) -> None:
+        """Settle funding at each funding time, at the last price, as long as the simulator
+        runs."""
+        market = self.market
+        at = market.next_funding_ms(now_ms())
+        while True:
+            await asyncio.sleep(max(0.0, (at - now_ms()) / 1000))
+            self.account.settle_funding(market.funding_rate, market.last, at)
+            at = market.next_funding_ms(max(now_ms(), at))
 
     async def _on_tick(self, tick: Tick) -> None:
         self.market.trade(tick)

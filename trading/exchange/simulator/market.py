@@ -22,6 +22,9 @@ from trading.exchange.simulator.instruments import Instrument
 DEFAULT_SPREAD = 0.0001  # 0.01 % of the price between the best bid and the best ask
 
 
+FUNDING_INTERVAL_MS = 8 * 3600 * 1000
+
+
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
@@ -44,10 +47,23 @@ class Quote:
 
 
 class MarketState:
-    """Last price, quote and running 24 h-style statistics of the simulated symbol."""
+    """Last price, quote and running 24 h-style statistics of the simulated symbol, and its
+    funding: a rate settled every `funding_interval_ms`, at whole multiples of it (wall clock,
+    as Bybit's 00:00, 08:00 and 16:00 UTC)."""
 
-    def __init__(self, instrument: Instrument, price: float, *, spread: float, ts: int) -> None:
+    def __init__(
+        self,
+        instrument: Instrument,
+        price: float,
+        *,
+        spread: float,
+        ts: int,
+        funding_rate: float = 0.0,
+        funding_interval_ms: int = FUNDING_INTERVAL_MS,
+    ) -> None:
         self.instrument = instrument
+        self.funding_rate = funding_rate
+        self.funding_interval_ms = funding_interval_ms
         self.spread = spread
         self.tick = float(instrument.tick_size)
         self.last = price
@@ -59,6 +75,11 @@ class MarketState:
         self.ts = ts
         self.direction = "ZeroPlusTick"
         self.seq = 0
+
+    def next_funding_ms(self, now: int) -> int:
+        """The first funding time after `now` (ms)."""
+        interval = self.funding_interval_ms
+        return (now // interval + 1) * interval
 
     def quote(self) -> Quote:
         half = self.last * self.spread / 2

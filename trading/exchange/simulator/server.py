@@ -26,6 +26,7 @@ Params = dict[str, Any]
 Handler = Callable[["BybitSimulator", Params], Awaitable[Any]]
 SIM: web.AppKey[BybitSimulator] = web.AppKey("sim")
 RECENT_CLOSED = 500  # how many closed orders /v5/order/realtime still shows, as on Bybit
+HISTORY_WINDOW_MS = 7 * 24 * 3600 * 1000  # the longest span one history query covers
 
 
 def build_app(sim: BybitSimulator) -> web.Application:
@@ -239,8 +240,16 @@ def _orders(sim: BybitSimulator, params: Params) -> list[dict[str, Any]]:
 
 
 async def execution_list(sim: BybitSimulator, params: Params) -> Any:
+    """Trade executions (without `execType`, or Trade), or the funding settlements (`execType`
+    Funding), newest first within Bybit's time window (at most 7 days: from `startTime`, up to
+    `endTime`, else the last 7 days), a page at a time."""
     _linear(params)
     _symbol(sim, params, required=False)
+    if params.get("execType") == "Funding":
+        start, end = _window(params)
+        charges = [c for c in sim.account.fundings if start <= c.time_ms <= end]
+        records = [wire.funding_record(c, sim.account) for c in reversed(charges)]
+        return {"category": "linear", **wire.page(records, params, default=50, maximum=100)}
     found = sim.account.find(order_id=params.get("orderId"), link_id=params.get("orderLinkId"))
     records = [
         wire.execution_record(order, fill, sim.account, sim.market.last)
@@ -250,6 +259,20 @@ async def execution_list(sim: BybitSimulator, params: Params) -> Any:
     if params.get("execType") not in (None, "", "Trade"):
         records = []
     return {"category": "linear", **wire.page(records, params, default=50, maximum=100)}
+
+
+def _window(params: Params) -> tuple[int, int]:
+    """The (start, end) ms a history query covers, as Bybit reads `startTime` and `endTime`."""
+    start, end = params.get("startTime"), params.get("endTime")
+    try:
+        if start not in (None, "") and end not in (None, ""):
+            return int(start), int(end)
+        if start not in (None, ""):
+            return int(start), int(start) + HISTORY_WINDOW_MS
+        stop = int(end) if end not in (None, "") else now_ms()
+    except ValueError:
+        raise BybitError(10001, "startTime and endTime are times in ms.") from None
+    return stop - HISTORY_WINDOW_MS, stop
 
 
 ROUTES: dict[tuple[str, str], tuple[Handler, bool]] = {

@@ -11,11 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 from trading.engine import LONG
-from trading.exchange.simulator.account import Account, Fill, Order, SideBook
+from trading.exchange.simulator.account import Account, Fill, FundingCharge, Order, SideBook
 from trading.exchange.simulator.market import MarketState, Tick, now_ms
+from trading.numbers import plain
 
 CATEGORY = "linear"
-FUNDING_INTERVAL_MS = 8 * 3600 * 1000
 TICKER_DELTA_KEYS = (
     "symbol",
     "tickDirection",
@@ -140,6 +140,45 @@ def execution_record(
     return record
 
 
+def funding_record(charge: FundingCharge, account: Account) -> dict[str, Any]:
+    """A funding settlement as `/v5/execution/list` lists it (execType Funding): the position's
+    side (Buy for a long), its size and value at the mark price, the rate as `feeRate`, and as
+    `execFee` the value times the rate, whatever the side."""
+    instrument = account.instrument
+    value = float(charge.qty) * charge.mark
+    side = "Buy" if charge.side == LONG else "Sell"
+    return {
+        "symbol": instrument.symbol,
+        "orderId": f"{charge.time_ms // 1000}-{instrument.symbol}-{side}",
+        "orderLinkId": "",
+        "side": side,
+        "orderPrice": "0",
+        "orderQty": "0",
+        "leavesQty": "0",
+        "createType": "",
+        "orderType": "UNKNOWN",
+        "stopOrderType": "UNKNOWN",
+        "execFee": money(value * charge.rate),
+        "feeCurrency": "",
+        "execId": charge.exec_id,
+        "execPrice": instrument.price_text(charge.mark),
+        "execQty": instrument.qty_text(charge.qty),
+        "execType": "Funding",
+        "execValue": money(value),
+        "execTime": str(charge.time_ms),
+        "isMaker": False,
+        "feeRate": plain(charge.rate),
+        "tradeIv": "",
+        "markIv": "",
+        "markPrice": instrument.price_text(charge.mark),
+        "indexPrice": "",
+        "underlyingPrice": "",
+        "blockTradeId": "",
+        "closedSize": "0",
+        "seq": 0,
+    }
+
+
 def position_record(
     account: Account, index: int, side: str | None, mark: float, *, pushed: bool = False
 ) -> dict[str, Any]:
@@ -255,8 +294,8 @@ def ticker_record(market: MarketState) -> dict[str, Any]:
         "openInterestValue": "0.00",
         "turnover24h": f"{market.turnover:.4f}",
         "volume24h": f"{market.volume:.4f}",
-        "fundingRate": "0",  # the simulator charges no funding
-        "nextFundingTime": str((market.ts // FUNDING_INTERVAL_MS + 1) * FUNDING_INTERVAL_MS),
+        "fundingRate": plain(market.funding_rate),
+        "nextFundingTime": str(market.next_funding_ms(now_ms())),
         "bid1Price": instrument.price_text(quote.bid),
         "bid1Size": depth,
         "ask1Price": instrument.price_text(quote.ask),

@@ -52,6 +52,13 @@ class Command(BaseCommand):
         parser.add_argument("--orders-out", metavar="ORDERS.jsonl", help="Write orders here.")
         parser.add_argument("--fee-rate", default="0", help="Taker fee per fill, 0.0005 is 5 bp.")
         parser.add_argument("--slippage-bps", default="0", help="Fills this much worse (bp).")
+        parser.add_argument(
+            "--funding",
+            action="append",
+            default=[],
+            metavar="PATH",
+            help="A funding-rate history CSV (timestamp,symbol,fundingRate); repeat in time order.",
+        )
         parser.add_argument("--json", action="store_true", help="Print the summary as JSON.")
         parser.add_argument("--save", action="store_true", help="Store the run for the dashboard.")
 
@@ -67,6 +74,7 @@ class Command(BaseCommand):
                     options["data"],
                     fee_rate=float(fee_rate),
                     slippage_bps=float(slippage_bps),
+                    funding_paths=options["funding"],
                     on_progress=self._progress if progress else None,
                 )
             except DataFileError as e:

@@ -14,6 +14,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from trading.exchange.simulator import BybitSimulator, SimulatorConfigError
 from trading.exchange.simulator.bybit import DEFAULT_API_KEY, DEFAULT_PRICE
 from trading.exchange.simulator.instruments import DEFAULT_INSTRUMENTS
+from trading.exchange.simulator.market import FUNDING_INTERVAL_MS
 
 
 def _number(minimum: float, what: str) -> Any:
@@ -61,6 +62,20 @@ class Command(BaseCommand):
             default=0.01,
             help="Bid-ask spread in percent of the price (default 0.01).",
         )
+        parser.add_argument(
+            "--funding-rate",
+            type=_number(-1, "The funding rate"),
+            default=0.0,
+            help="Funding rate settled on open positions at each funding time, 0.0001 is "
+            "0.01%% (default 0: no funding).",
+        )
+        parser.add_argument(
+            "--funding-interval-s",
+            type=_number(0.001, "The funding interval"),
+            default=FUNDING_INTERVAL_MS / 1000,
+            metavar="SECONDS",
+            help="Seconds between funding times, on the wall clock (default 28800: 8 h).",
+        )
         parser.add_argument("--api-key", default=DEFAULT_API_KEY, help="The key clients send.")
         parser.add_argument("--instruments", type=Path, default=DEFAULT_INSTRUMENTS, metavar="FILE")
         parser.add_argument(
@@ -84,6 +99,8 @@ class Command(BaseCommand):
                 price=options["price"],
                 balance=options["balance"],
                 spread=options["spread"] / 100,
+                funding_rate=options["funding_rate"],
+                funding_interval_s=options["funding_interval_s"],
                 api_key=options["api_key"],
                 instruments=options["instruments"],
             )
