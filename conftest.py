@@ -64,3 +64,12 @@ def _static_files_without_collectstatic(settings: LazySettings) -> None:
 def _fast_password_hashing(settings: LazySettings) -> None:
     """Logins in tests need no protection against brute force, and the default hasher is slow."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> None:
+    """Each test starts with an empty cache: failed logins counted by one test (the login
+    brake, dashboard/login.py) never hold back another's."""
+    from django.core.cache import cache
+
+    cache.clear()

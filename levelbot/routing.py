@@ -3,14 +3,12 @@
 from channels.auth import AuthMiddlewareStack
 from channels.routing import URLRouter
 from channels.security.websocket import AllowedHostsOriginValidator
-from django.urls import path
 
-from dashboard.consumers import LiveConsumer
-
-websocket_urlpatterns = [path("ws/live", LiveConsumer.as_asgi())]
+from dashboard.routing import websocket_urlpatterns
 
 # The session cookie identifies the user; the Origin check keeps another site's page from
-# opening the socket with it (browsers send cookies with cross-site websocket handshakes).
+# opening the socket with it (browsers send cookies with cross-site websocket handshakes). The
+# check takes ALLOWED_HOSTS as they are when this module is first imported.
 websocket_application = AllowedHostsOriginValidator(
     AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
 )

@@ -63,6 +63,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "dashboard.middleware.ContentSecurityPolicyMiddleware",
 ]
 
 ROOT_URLCONF = "levelbot.urls"
@@ -173,6 +174,26 @@ if HTTPS:
     # Trusted because the only way in is the TLS proxy; it must set this header itself.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_HSTS_SECONDS = 60 * 60 * 24 * 30
+    # HSTS covers the names under the host that sends it: at levels.example.com that is
+    # *.levels.example.com; at a bare domain, every subdomain, which a trading site's domain
+    # should serve over HTTPS anyway.
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    # Preloading puts the domain into the browsers' own lists, which takes months to undo; that
+    # is the domain owner's decision to make at hstspreload.org, not a default of the software.
+    SILENCED_SYSTEM_CHECKS = ["security.W021"]
+
+# Error reports (the debug page, mails to ADMINS) also hide the notification webhook and
+# passwords inside URLs, not only settings named like KEY, SECRET, TOKEN or PASS.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "dashboard.middleware.SecretsFilter"
+
+# The login limit (dashboard/login.py) counts failures here. Kept in memory per process, which
+# suits the single daphne process that serves the site; and a login never waits on Redis.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "levelbot",
+    }
+}
 
 LOGGING = {
     "version": 1,
