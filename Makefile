@@ -57,7 +57,7 @@ drills: $(VENV_STAMP)
 	$(BIN)/python drills/faults.py
 	$(BIN)/python drills/shutdown.py
 	$(BIN)/python drills/load.py
-	CI=true $(BIN)/pytest -q tests/drills
+	CI=true LEVELBOT_FUZZ_EXAMPLES=5 $(BIN)/pytest -q tests/drills
 
 lint: $(VENV_STAMP)
 	$(BIN)/ruff check .

@@ -12,6 +12,7 @@ import asyncio
 import pytest
 
 from tests.exchange.test_stop_orders import SYMBOL, call, connected
+from tests.runtime.test_order_flow import until
 from trading.engine import LONG
 from trading.exchange.base import FILLED, OrderRequest
 from trading.exchange.live import CcxtExchange
@@ -23,14 +24,6 @@ LOOKUPS = ("/v5/order/realtime", "/v5/order/history")
 def lookups(sim: SimulatorThread) -> int:
     requests = sim.requests
     return sum(requests.get(path, 0) for path in LOOKUPS)
-
-
-async def until(condition, what: str) -> None:
-    for _ in range(500):
-        if condition():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"never: {what}")
 
 
 def run(sim: SimulatorThread, stream: bool) -> tuple[list, int]:
