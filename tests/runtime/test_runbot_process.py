@@ -165,3 +165,12 @@ def test_bad_options_are_clear_errors(bot_db, args, message):
     result = bot_db.manage("runbot", *args)
     assert result.returncode == 1
     assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_database_missing_migrations_is_a_clear_error_before_anything_starts(bot_db):
+    rolled_back = bot_db.manage("migrate", "trading", "zero", "--noinput")
+    assert rolled_back.returncode == 0, rolled_back.stderr
+    result = bot_db.manage("runbot", "--run-for", "5")
+    assert result.returncode == 1
+    assert "migration(s) not applied (trading.0001_initial, " in result.stderr
+    assert "python manage.py migrate" in result.stderr and "Traceback" not in result.stderr

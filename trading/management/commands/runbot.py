@@ -13,6 +13,8 @@ from typing import Any
 sys.modules.setdefault("twisted", None)  # type: ignore[arg-type]
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser  # noqa: E402
+from django.db import DEFAULT_DB_ALIAS, connections  # noqa: E402
+from django.db.migrations.executor import MigrationExecutor  # noqa: E402
 
 from trading.runtime.bot import Bot, BotConfigError, BotOptions  # noqa: E402
 from trading.runtime.logs import configure_logging  # noqa: E402
@@ -58,6 +60,13 @@ class Command(BaseCommand):
         if options["run_for"] is not None and options["run_for"] <= 0:
             raise CommandError("--run-for must be a positive number of seconds.")
         configure_logging(os.environ.get("LOG_LEVEL", "INFO"))
+        pending = unapplied_migrations()
+        if pending:
+            raise CommandError(
+                f"The database is not up to date: {len(pending)} migration(s) not applied "
+                f"({', '.join(pending[:3])}{', ...' if len(pending) > 3 else ''}). "
+                "Run: python manage.py migrate"
+            )
         bot_options = BotOptions(
             exchanges=tuple(options["exchange"]),
             symbols=tuple(options["symbols"]),
@@ -70,3 +79,11 @@ class Command(BaseCommand):
             asyncio.run(Bot(bot_options).run())
         except (BotConfigError, VenueError) as e:
             raise CommandError(str(e)) from None
+
+
+def unapplied_migrations() -> list[str]:
+    """The migrations the database lacks, as app.name: the bot would fail on the first table
+    or column they add, halfway through its start or, worse, its first order."""
+    executor = MigrationExecutor(connections[DEFAULT_DB_ALIAS])
+    plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
+    return [f"{migration.app_label}.{migration.name}" for migration, _ in plan]
