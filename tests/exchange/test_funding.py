@@ -19,7 +19,8 @@ from tests.factories import TradeFactory
 from trading.engine import LONG, SHORT
 from trading.exchange.accounts import AccountConfig
 from trading.exchange.base import FILLED, FundingSettlement, OrderRequest
-from trading.exchange.live import CcxtExchange, SymbolSetup, funding_settlement
+from trading.exchange.funding import funding_settlement
+from trading.exchange.live import CcxtExchange, SymbolSetup
 from trading.exchange.simulator import SimulatorThread
 from trading.models import FundingPayment
 from trading.runtime.funding import read_funding
