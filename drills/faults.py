@@ -239,16 +239,22 @@ def read_refusal(run: Run, events: list[dict[str, Any]], words: str) -> dict[str
     return None
 
 
-def read_insufficient(run: Run, events: list[dict[str, Any]]) -> None:
-    refused = read_refusal(run, events, "110007")
-    if refused is None or run.detected is None:
-        return
+def refusal_recorded(run: Run, refused: dict[str, Any]) -> bool:
+    """Whether the refused order is in the database as rejected. The log line comes as the
+    answer does, the record a moment later: until then the run is not over."""
     run.notes["recorded"] = bool(
         run.db.rows(
             "SELECT 1 FROM trading_trade WHERE client_order_id = ? AND status = 'rejected'",
             refused["client_order_id"],
         )
     )
+    return bool(run.notes["recorded"])
+
+
+def read_insufficient(run: Run, events: list[dict[str, Any]]) -> None:
+    refused = read_refusal(run, events, "110007")
+    if refused is None or run.detected is None or not refusal_recorded(run, refused):
+        return
     following = next_fill(events, run.detected)
     if following is not None:
         run.recovered = when(following)
@@ -270,12 +276,8 @@ def read_below_minimum(run: Run, events: list[dict[str, Any]]) -> None:
         for pk, size in run.notes.pop("sizes").items():
             write(run.db, "UPDATE trading_level SET base_size = ? WHERE id = ?", size, pk)
         run.notes["fixed"] = time.time()
-        run.notes["recorded"] = bool(
-            run.db.rows(
-                "SELECT 1 FROM trading_trade WHERE client_order_id = ? AND status = 'rejected'",
-                refused["client_order_id"],
-            )
-        )
+    if not refusal_recorded(run, refused):
+        return
     following = next_fill(events, run.notes["fixed"])
     if following is not None:
         run.recovered = when(following)
