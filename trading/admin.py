@@ -12,6 +12,8 @@ from urllib.parse import urlencode
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group, User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Model, QuerySet
 from django.forms import ModelForm
@@ -67,8 +69,10 @@ def adopt(target: Model, saved: Model) -> None:
     target._state.adding = False
 
 
-class TradingAdmin(admin.ModelAdmin):
-    """A model admin whose actions refuse, with a message, a selection that holds no ids."""
+class SelectionChecked:
+    """Admin actions refuse, with a message, a selection that holds no row ids."""
+
+    model: type[Model]
 
     def response_action(self, request: HttpRequest, queryset: QuerySet[Any]) -> HttpResponse | None:
         # Only a hand-made post selects such rows; Django would answer it with a server error.
@@ -85,6 +89,24 @@ class TradingAdmin(admin.ModelAdmin):
             )
             return HttpResponseRedirect(request.get_full_path())
         return super().response_action(request, queryset)
+
+
+class TradingAdmin(SelectionChecked, admin.ModelAdmin):
+    """The admin of levelbot's models."""
+
+
+# The site's other admins, Django's users and groups, get the same check.
+class CheckedUserAdmin(SelectionChecked, UserAdmin):
+    pass
+
+
+class CheckedGroupAdmin(SelectionChecked, GroupAdmin):
+    pass
+
+
+for _model, _model_admin in ((User, CheckedUserAdmin), (Group, CheckedGroupAdmin)):
+    admin.site.unregister(_model)
+    admin.site.register(_model, _model_admin)
 
 
 class ReadOnlyAdminMixin:

@@ -315,3 +315,21 @@ def test_bot_settings_shows_a_bad_threshold_beside_the_field(admin_client: Clien
         "sentiment_threshold": [messages.THRESHOLD_RANGE]
     }
     assert BotSettings.load().sentiment_threshold == D("0.6")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "changelist", ["admin:auth_user_changelist", "admin:auth_group_changelist"]
+)
+def test_the_auth_admins_refuse_a_selection_of_no_row_ids(
+    admin_client: Client, changelist: str
+) -> None:
+    users = User.objects.count()
+    response = admin_client.post(
+        reverse(changelist),
+        {"action": "delete_selected", "index": "0", "_selected_action": ["nan"], "post": "yes"},
+        follow=True,
+    )
+    assert response.status_code == 200
+    assert "the selection sent holds no row ids" in response.content.decode()
+    assert User.objects.count() == users
