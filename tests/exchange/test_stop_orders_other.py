@@ -11,6 +11,7 @@ sends nothing, that removal cancels, and that a refusal comes back as the exchan
 from __future__ import annotations
 
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -41,7 +42,7 @@ MARK = Decimal(str(FILL_PRICE))
 OKX_TICK = Decimal("0.1")  # BTC-USDT-SWAP's tickSz
 
 
-class StopFake:
+class StopFake(ABC):
     """The conditional orders of one fake account: `stops` by exchange id, and the most that
     were ever live on one position side at once."""
 
@@ -50,8 +51,9 @@ class StopFake:
         self.stop_ids = count(2_146_760)
         self.most_live = 0
 
+    @abstractmethod
     def live(self) -> list[dict[str, Any]]:
-        raise NotImplementedError
+        """The stops live now."""
 
     def count_live(self, pos_side_key: str) -> None:
         sides = [row[pos_side_key] for row in self.live()]

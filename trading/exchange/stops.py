@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import math
 import re
+from abc import ABC, abstractmethod
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -107,7 +108,7 @@ async def protect(
     return None
 
 
-class StopKeeper:
+class StopKeeper(ABC):
     """One side's stop on one market of one exchange; `set(None)` removes it."""
 
     def __init__(self, exchange: CcxtExchange, market: dict[str, Any], side: str) -> None:
@@ -122,8 +123,8 @@ class StopKeeper:
         await self.exchange.queries.acquire()
         return await getattr(self.client, method)(request)
 
-    async def set(self, price: Decimal | None) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    async def set(self, price: Decimal | None) -> None: ...
 
 
 class BybitStop(StopKeeper):
@@ -173,18 +174,19 @@ class StopOrder(StopKeeper):
         if price is not None:
             await self.place(price)
 
+    @abstractmethod
     async def held(self) -> list[dict[str, Any]]:
         """The side's open stop orders under its client id."""
-        raise NotImplementedError
 
+    @abstractmethod
     def same(self, order: dict[str, Any], price: Decimal) -> bool:
-        raise NotImplementedError
+        """Whether the order held stops at `price` already."""
 
-    async def cancel(self, order: dict[str, Any]) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    async def cancel(self, order: dict[str, Any]) -> None: ...
 
-    async def place(self, price: Decimal) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    async def place(self, price: Decimal) -> None: ...
 
 
 class BinanceStop(StopOrder):
