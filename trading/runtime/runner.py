@@ -265,11 +265,11 @@ class SymbolRunner(PositionKeeping):
                 self.last_price = next(
                     (p for _, p, _ in reversed(ticks) if p != TRADE_ONLY), self.last_price
                 )
-                if events:
-                    await self._act(engine, events, arrived)
-            # The orders' tasks take their first step here: each reaches the exchange before
-            # a collection can come in between.
-            await asyncio.sleep(0)
+                settle = await self._act(engine, events, arrived) if events else None
+            if settle is not None:
+                # The orders' tasks take their first step here: each reaches the exchange
+                # before a collection can come in between.
+                await asyncio.sleep(0)
         self.publisher.price(self.exchange_id, self.symbol, self.last_price)
 
     async def settled(self) -> None:
