@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from structlog.testing import capture_logs
 
 from tests.drills.conftest import fuzz
+from tests.exchange.test_bybit_recorded import BTC_MARKET
 from tests.shared_data import SHARED
 from trading.engine import TRADE_ONLY
 from trading.exchange.accounts import AccountConfig, make_client
@@ -139,24 +140,6 @@ def recorded(topic_prefix: str, count: int) -> list[dict[str, Any]]:
 
 TICKERS = recorded("tickers.BTCUSDT", 20)
 TRADES = recorded("publicTrade.BTCUSDT", 20)
-MARKET = {
-    "id": "BTCUSDT",
-    "symbol": SYMBOL,
-    "base": "BTC",
-    "quote": "USDT",
-    "settle": "USDT",
-    "type": "swap",
-    "swap": True,
-    "linear": True,
-    "inverse": False,
-    "contract": True,
-    "spot": False,
-    "active": True,
-    "contractSize": 1,
-    "precision": {"amount": 0.001, "price": 0.1},
-    "limits": {"amount": {"min": 0.001}},
-    "info": {"category": "linear"},
-}
 
 
 @st.composite
@@ -184,7 +167,7 @@ class Bybit:
         exchange = make_client(
             AccountConfig("bybit", ws_url="ws://127.0.0.1:9", rest_url="http://127.0.0.1:9")
         )
-        exchange.set_markets([MARKET])
+        exchange.set_markets([BTC_MARKET])
         return exchange, exchange.client("ws://127.0.0.1:9/v5/public/linear")
 
     def handle(self, message: Any) -> bool:

@@ -26,6 +26,27 @@ TOPICS = ("tickers.BTCUSDT", "publicTrade.BTCUSDT")
 PACE_S = 0.003  # Bybit sends tickers every 100 ms; a little spacing keeps them distinct here
 
 
+# The market ccxt needs to name the symbol, set without a REST call.
+BTC_MARKET = {
+    "id": "BTCUSDT",
+    "symbol": "BTC/USDT:USDT",
+    "base": "BTC",
+    "quote": "USDT",
+    "settle": "USDT",
+    "type": "swap",
+    "swap": True,
+    "linear": True,
+    "inverse": False,
+    "contract": True,
+    "spot": False,
+    "active": True,
+    "contractSize": 1,
+    "precision": {"amount": 0.001, "price": 0.1},
+    "limits": {"amount": {"min": 0.001}},
+    "info": {"category": "linear"},
+}
+
+
 def recorded_messages() -> list[dict]:
     with RECORDING.open() as f:
         messages = [json.loads(line)["msg"] for line in f]
@@ -91,29 +112,7 @@ def test_recorded_bybit_messages_become_the_ticks_and_flow_the_engine_expects() 
         server, ws_url = await serve_recording(messages)
         config = AccountConfig("bybit", ws_url=ws_url, rest_url="http://127.0.0.1:9")
         client = make_client(config)
-        # The markets ccxt needs to name the symbol, without a REST call.
-        client.set_markets(
-            [
-                {
-                    "id": "BTCUSDT",
-                    "symbol": "BTC/USDT:USDT",
-                    "base": "BTC",
-                    "quote": "USDT",
-                    "settle": "USDT",
-                    "type": "swap",
-                    "swap": True,
-                    "linear": True,
-                    "inverse": False,
-                    "contract": True,
-                    "spot": False,
-                    "active": True,
-                    "contractSize": 1,
-                    "precision": {"amount": 0.001, "price": 0.1},
-                    "limits": {"amount": {"min": 0.001}},
-                    "info": {"category": "linear"},
-                }
-            ]
-        )
+        client.set_markets([BTC_MARKET])
         feed = LiveFeed(client, "BTC/USDT:USDT")
         records: list[tuple] = []
         batches = feed.batches()

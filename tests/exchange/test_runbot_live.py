@@ -38,13 +38,7 @@ def live_db(tmp_path: Path) -> BotDatabase:
     scenario["exchange"] = "bybit"
     database.setup(scenario)
     # Reload (and so resync positions) twice a second; a feed silent for 1 s is stale.
-    with_settings = database.manage(
-        "shell",
-        "-c",
-        "from trading.models import BotSettings; s = BotSettings.load(); "
-        "s.levels_reload_ms = 500; s.heartbeat_timeout_s = 1; s.save()",
-    )
-    assert with_settings.returncode == 0, with_settings.stderr
+    harness.bot_settings(database, levels_reload_ms=500, heartbeat_timeout_s=1)
     return database
 
 
@@ -172,13 +166,7 @@ def test_a_refused_order_is_recorded_with_the_reason_and_not_retried(live_db, si
 
 def test_a_position_closed_behind_the_bots_back_resets_that_side(live_db, sim):
     # No reload within the run: the private position stream alone brings the news.
-    slow = live_db.manage(
-        "shell",
-        "-c",
-        "from trading.models import BotSettings; s = BotSettings.load(); "
-        "s.levels_reload_ms = 600000; s.save()",
-    )
-    assert slow.returncode == 0, slow.stderr
+    harness.bot_settings(live_db, levels_reload_ms=600000)
     closed: list[str] = []
 
     def close_held_side(sim: SimulatorThread) -> None:
@@ -238,13 +226,7 @@ def wide_sim() -> Iterator[SimulatorThread]:
 
 
 def test_no_entry_while_the_spread_is_wider_than_the_limit(live_db, wide_sim):
-    limited = live_db.manage(
-        "shell",
-        "-c",
-        "from trading.models import BotSettings; s = BotSettings.load(); "
-        "s.max_spread_bps = 5; s.save()",
-    )
-    assert limited.returncode == 0, limited.stderr
+    harness.bot_settings(live_db, max_spread_bps=5)
     bot = start_bot(live_db, wide_sim)
     wait_for(lambda: bool(live_db.rows("SELECT 1 FROM trading_feedstatus")), "the bot to start")
     wide_sim.start_replay()
