@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 
 import pytest
+from django.db import OperationalError
 
 from tests.runtime.test_runner import EXCHANGE, make_level, runner_for, symbol, ticks
 from trading.engine import LONG
 from trading.exchange.base import OrderRequest, OrderResult
 from trading.exchange.paper import PaperExchange
 from trading.models import Trade
+from trading.runtime import database, store
 
 pytestmark = pytest.mark.django_db(transaction=True)
 __all__ = ["symbol"]  # the fixture, used by name
@@ -57,6 +60,7 @@ def test_the_next_tier_goes_out_while_the_first_order_waits_for_its_answer(symbo
         await runner.start()
         await runner.process(ticks(195, 196.5))  # LONG tier 1
         await runner.process(ticks(198.5, start=2000))  # tier 2, with tier 1 unanswered
+        await until(lambda: len(exchange.sent) == 2, "both orders out")
         sent_before_answers = [o.action for o in exchange.sent]
         unsettled = len(runner.unsettled)
         exchange.release.set()
@@ -238,3 +242,68 @@ def test_an_entry_filled_in_part_counts_only_that_part(symbol):
     assert asyncio.run(scenario()) == pytest.approx(0.2)
     state = TierState.objects.get(level=level, side=LONG)
     assert (state.fired_tiers, float(state.filled_size)) == ([1], pytest.approx(0.2))
+
+
+class CheckingExchange(PaperExchange):
+    """The paper exchange, noting for each order whether its intent was in the database when
+    the order arrived (read on a connection of its own)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.intent_written: list[bool] = []
+
+    async def place_order(self, order: OrderRequest) -> OrderResult:
+        written = Trade.objects.filter(client_order_id=order.client_order_id).exists
+        self.intent_written.append(await database.house.call(written))
+        return await super().place_order(order)
+
+
+def test_the_engine_takes_the_next_batch_while_the_intents_are_written(symbol):
+    make_level("200")
+    exchange = CheckingExchange(EXCHANGE)
+    gate = threading.Event()
+
+    async def scenario():
+        runner = runner_for(exchange)
+        await runner.start()
+        busy = database.orders.submit(gate.wait, 10)  # the order path's database, held up
+        await runner.process(ticks(195, 196.5))  # LONG tier 1
+        await runner.process(ticks(198.5, start=2000))  # tier 2
+        decided = runner.engine.level_state(runner.engine.level_ids[0]).side(LONG).fired
+        sent_while_held = len(exchange.intent_written)
+        gate.set()
+        await busy
+        await runner.settled()
+        return decided, sent_while_held
+
+    decided, sent_while_held = asyncio.run(scenario())
+    assert list(decided) == [1, 2]  # both batches decided while nothing could be written
+    assert sent_while_held == 0  # and nothing went out before its intent was written
+    assert exchange.intent_written == [True, True]
+    assert list(Trade.objects.order_by("id").values_list("action", "status")) == [
+        ("open", "filled"),
+        ("add", "filled"),
+    ]
+
+
+def test_an_intent_that_cannot_be_written_sends_nothing_and_stops_the_symbol(symbol, monkeypatch):
+    make_level("200")
+    exchange = CheckingExchange(EXCHANGE)
+
+    def refused(decisions):
+        raise OperationalError("disk I/O error")
+
+    async def scenario():
+        runner = runner_for(exchange)
+        await runner.start()
+        monkeypatch.setattr(store, "record_decisions", refused)
+        await runner.process(ticks(195, 196.5))
+        await runner.settled()
+        with pytest.raises(OperationalError):
+            await runner.process(ticks(198.5, start=2000))
+        return runner.unsettled
+
+    unsettled = asyncio.run(scenario())
+    assert exchange.intent_written == []  # nothing sent
+    assert not unsettled
+    assert not Trade.objects.exists()

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from asgiref.sync import sync_to_async
 from django.db import transaction
 
 from trading.accounting import Ledger, SidePosition
 from trading.engine import SIDES
 from trading.exchange.base import FILLED, REJECTED, OrderRequest, OrderResult, PositionInfo
 from trading.models import PaperFill, PaperPosition
+from trading.runtime import database
 
 
 def _decimal(value: float) -> Decimal:
@@ -45,13 +45,13 @@ class PaperExchange:
         self.slippage_bps = slippage_bps
 
     async def place_order(self, order: OrderRequest) -> OrderResult:
-        return await sync_to_async(self.place_order_sync)(order)
+        return await database.orders.submit(self.place_order_sync, order, later=True)
 
     async def find_order(self, client_order_id: str, symbol: str = "") -> OrderResult | None:
-        return await sync_to_async(self.find_order_sync)(client_order_id)
+        return await database.orders.submit(self.find_order_sync, client_order_id, later=True)
 
     async def positions(self, symbol: str) -> dict[str, PositionInfo]:
-        return await sync_to_async(self.positions_sync)(symbol)
+        return await database.orders.submit(self.positions_sync, symbol, later=True)
 
     async def free_margin(self, symbol: str) -> float | None:
         return None  # the paper account does not model margin: the check is live only

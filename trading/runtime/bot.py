@@ -21,7 +21,6 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import structlog
-from asgiref.sync import sync_to_async
 
 from trading.choices import TradeReason
 from trading.feeds.base import Feed
@@ -30,7 +29,7 @@ from trading.feeds.synthetic import SyntheticFeed
 from trading.models import FeedStatus
 from trading.notify import Notification, flush, notify, texts
 from trading.notify.notification import settle_currency
-from trading.runtime import store
+from trading.runtime import database, store
 from trading.runtime.dailyloss import DailyLoss, Outcome
 from trading.runtime.funding import follow_funding, funding_since
 from trading.runtime.publish import Publisher
@@ -131,16 +130,16 @@ class Bot:
             loop.add_signal_handler(sig, self._signalled, sig)
         if self.options.run_for is not None:
             loop.call_later(self.options.run_for, self.stop.set)
-        pairs = self._wanted(await sync_to_async(store.trading_pairs)())
+        pairs = self._wanted(await database.house.call(store.trading_pairs))
         if self.replay and len(pairs) != 1:
             raise BotConfigError(
                 "A replay feeds one symbol: choose it with --exchange and --symbols "
                 f"(levels with tiers found for {len(pairs)} symbols)."
             )
         self._check_accounts({exchange_id for exchange_id, _ in pairs})
-        await sync_to_async(store.take_over_checkpoints)()
-        self.session_id = await sync_to_async(store.session_start)()
-        self.prefix = await sync_to_async(store.order_prefix)()
+        await database.house.call(store.take_over_checkpoints)
+        self.session_id = await database.house.call(store.session_start)
+        self.prefix = await database.house.call(store.order_prefix)
         log.info("bot started", session=str(self.session_id), feed=self.options.feed)
         stopped_by = "stopped"
         try:
@@ -177,7 +176,7 @@ class Bot:
             if pair in self.runners:
                 continue
             exchange_id, symbol = pair
-            snapshot = await sync_to_async(store.load_symbol)(exchange_id, symbol)
+            snapshot = await database.house.call(store.load_symbol, exchange_id, symbol)
             if snapshot.tiers is None or not snapshot.levels:
                 continue
             refused = self.refused.get(pair)
@@ -235,7 +234,8 @@ class Bot:
         if told is not None and told[0] == why:
             return
         log.error("symbol not started", exchange=pair[0], symbol=pair[1], why=why)
-        await sync_to_async(store.feed_status)(
+        await database.house.call(
+            store.feed_status,
             pair[0],
             pair[1],
             state=FeedStatus.State.STOPPED,
@@ -280,7 +280,7 @@ class Bot:
             for task in self.tasks.values():
                 if task.done() and not task.cancelled() and (error := task.exception()):
                     raise error
-            await sync_to_async(store.session_heartbeat)(self.session_id)
+            await database.house.call(store.session_heartbeat, self.session_id)
             await self._close_on_request()
             await self._check_daily_loss()
             for runner in self.runners.values():
@@ -301,31 +301,31 @@ class Bot:
                     if self.options.live:
                         await runner.resync_positions()  # a close behind the bot's back
                 if not self.replay:
-                    pairs = self._wanted(await sync_to_async(store.trading_pairs)())
+                    pairs = self._wanted(await database.house.call(store.trading_pairs))
                     await self._start_symbols(pairs)
             if now - last_checkpoint >= CHECKPOINT_EVERY_S:
                 last_checkpoint = now
-                await sync_to_async(store.checkpoint, thread_sensitive=False)()
+                await database.checkpoints.call(store.checkpoint)
             if now - last_prune >= 3600:
                 last_prune = now
-                await sync_to_async(store.prune_events)(EVENT_RETENTION)
+                await database.house.call(store.prune_events, EVENT_RETENTION)
 
     async def _check_daily_loss(self, today: date | None = None) -> None:
         """Tally the orders settled since the last look and tell the trader about them (not
         about the history replayed at start); pause or free each account's entries by its
         daily loss limit (a new UTC day frees them)."""
         first = self.daily_loss.floor == 0 and not self.tallied
-        outcomes, unsettled = await sync_to_async(store.outcomes_since)(self.daily_loss.floor)
+        outcomes, unsettled = await database.house.call(store.outcomes_since, self.daily_loss.floor)
         new = self.daily_loss.add(outcomes)
         self.daily_loss.settle_floor(unsettled)
         self.daily_loss.add_funding(
-            await sync_to_async(funding_since)(self.daily_loss.funding_floor)
+            await database.house.call(funding_since, self.daily_loss.funding_floor)
         )
         self.tallied = True
         if not first:
             for outcome in new:
                 notify(outcome_notification(outcome))
-        limits = await sync_to_async(store.daily_loss_limits)()
+        limits = await database.house.call(store.daily_loss_limits)
         today = today or datetime.now(UTC).date()
         told: set[str] = set()
         for (exchange_id, symbol), runner in self.runners.items():
@@ -344,11 +344,11 @@ class Bot:
 
     async def _close_on_request(self) -> None:
         """Carry out the close requests of the dashboard and admin for this bot's symbols."""
-        requests = await sync_to_async(store.pending_close_requests)(list(self.runners))
+        requests = await database.house.call(store.pending_close_requests, list(self.runners))
         for request in requests:
             runner = self.runners[(request.exchange, request.symbol)]
             status, detail = await runner.close_side(request.side, TradeReason.MANUAL.value)
-            await sync_to_async(store.close_request_done)(request.pk, status, detail)
+            await database.house.call(store.close_request_done, request.pk, status, detail)
 
     async def _shutdown(self, reason: str = "stopped") -> None:
         self.stop.set()
@@ -365,7 +365,7 @@ class Bot:
             runner.log.info("symbol stopped", ticks=runner.ticks, **runner.flow.latency_summary())
         await self.venues.close()
         if self.session_id is not None:
-            await sync_to_async(store.session_stop)(self.session_id)
+            await database.house.call(store.session_stop, self.session_id)
         self.publisher.status(self.runners.values())
         await self.publisher.close()
         if self.tallied:  # the orders settled since the last look, told before the stop

@@ -21,12 +21,12 @@ from decimal import Decimal
 from typing import Protocol, runtime_checkable
 
 import structlog
-from asgiref.sync import sync_to_async
 from django.db import transaction
 from django.utils import timezone
 
 from trading.exchange.base import FundingSettlement
 from trading.models import FundingPayment, Trade
+from trading.runtime import database
 from trading.runtime.dailyloss import FundingPaid
 
 log = structlog.get_logger("levelbot.funding")
@@ -52,9 +52,9 @@ class FundingSymbol(Protocol):
 async def read_funding(exchange_id: str, symbol: str, source: FundingSource) -> int:
     """Read one symbol's funding since the last settlement recorded and record the new ones;
     how many were new."""
-    since_ms = await sync_to_async(funding_read_from)(exchange_id, symbol)
+    since_ms = await database.house.call(funding_read_from, exchange_id, symbol)
     settlements = await source.funding_settlements(symbol, since_ms)
-    new = await sync_to_async(funding_record)(exchange_id, settlements)
+    new = await database.house.call(funding_record, exchange_id, settlements)
     if new:
         log.info("funding recorded", exchange=exchange_id, symbol=symbol, settlements=new)
     return new

@@ -1,4 +1,5 @@
-"""No garbage collection while the bot works on a batch of ticks (`collections_deferred`)."""
+"""No garbage collection while the bot works on a batch of ticks or an order is on its way
+(`collections_deferred`)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,10 @@ class CollectionsDeferred:
         self.depth -= 1
         if self.depth == 0 and self.resume:
             gc.enable()
+
+    def resume_after(self, _: object) -> None:
+        """Leave, as a done callback of the work that entered."""
+        self.__exit__()
 
 
 collections_deferred = CollectionsDeferred()

@@ -9,11 +9,9 @@ import asyncio
 import time
 from typing import Any
 
-from asgiref.sync import sync_to_async
-
 from trading.engine import SIDES, OrderIntent, SymbolEngine
 from trading.exchange.base import FILLED, Exchange
-from trading.runtime import store
+from trading.runtime import database, store
 
 # Sizes the bot and the exchange count apart by less than this fraction are the same size.
 SIZE_TOLERANCE = 1e-9
@@ -128,7 +126,7 @@ class PositionKeeping:
                     engine.set_position(side, position.size, position.entry_price)
             states = self._changed_states(engine)
             if states:
-                await sync_to_async(store.save_states)(states)
+                await database.orders.call(store.save_states, states)
 
     async def close_side(self, side: str, reason: str) -> tuple[str, str]:
         """Close the whole side now (a manual close, the kill switch's close-everything): one
@@ -147,7 +145,7 @@ class PositionKeeping:
             cycle = engine.close_cycle[side]
             intent = OrderIntent(ts, None, side, "close", (), size, self.last_price, reason, cycle)
             engine.reset_side(side)
-            settle = await self._act(engine, [intent], time.perf_counter())
+            settle = self._act(engine, [intent], time.perf_counter())
         results = await settle if settle is not None else []
         self.log.info("side closed on request", side=side, size=size, reason=reason)
         if not results:

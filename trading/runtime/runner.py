@@ -1,10 +1,12 @@
 """One (exchange, symbol) in the running bot: its feed, its engine, its orders.
 
 Work is strictly in order per symbol: a batch of ticks goes through the engine; its decisions
-(the tier state they changed, order intents with their client ids) are written in one
-transaction; then each order goes to the exchange, and its outcome and the batch's level
-events are written. A lock keeps a reload from changing the engine while a batch is between
-its decision and its record.
+(the tier state they changed, order intents with their client ids) are handed to the order
+path's database thread, to be written in one transaction; each order goes to the exchange once
+its intent is written, and its outcome and the batch's level events are written after. The
+engine never waits for the database: the next batch runs while the last one's intents are
+being written. Every write of tier state goes through that one thread in the order the engine
+made it. A lock keeps a reload from changing the engine while a batch is being decided.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ from datetime import timedelta
 from typing import Any
 
 import structlog
-from asgiref.sync import sync_to_async
 from django.utils import timezone
 
 from trading.engine import (
@@ -35,7 +36,7 @@ from trading.exchange.base import FILLED, REJECTED, Exchange, OrderRequest, Orde
 from trading.feeds.base import Feed, Ticks
 from trading.models import FeedStatus
 from trading.notify import notify, texts
-from trading.runtime import store
+from trading.runtime import database, store
 from trading.runtime.clientid import client_order_id
 from trading.runtime.gcpause import collections_deferred
 from trading.runtime.orders import OrderFlow, Sent
@@ -91,6 +92,8 @@ class SymbolRunner(PositionKeeping):
         self.unsettled: set[str] = set()
         self.settling: set[asyncio.Task[list[tuple[int, OrderResult]]]] = set()
         self.resync_wanted = False  # a resync skipped while orders were out, due when they land
+        # An intent that could not be written stops the symbol: its next batch raises this.
+        self.failure: BaseException | None = None
         self.exchange_stops: dict[str, float | None] = {}  # side -> stop resting on the exchange
         self.stops_refused: dict[str, tuple[float | None, float]] = {}  # side -> (stop, when)
         self.loss_limit_hit = False  # the account's daily loss limit, as the bot last judged
@@ -116,7 +119,7 @@ class SymbolRunner(PositionKeeping):
     # -- start and reload ----------------------------------------------------------------
 
     async def start(self) -> None:
-        snapshot = await sync_to_async(store.load_symbol)(self.exchange_id, self.symbol)
+        snapshot = await database.house.call(store.load_symbol, self.exchange_id, self.symbol)
         if snapshot.tiers is None or snapshot.tiers_key is None:
             raise SymbolNotReady(
                 f"{self.exchange_id} {self.symbol} has no tiers: set them before trading it."
@@ -126,7 +129,7 @@ class SymbolRunner(PositionKeeping):
         for level_id, state in snapshot.states.items():
             engine.restore(level_id, state)
         engine.close_cycle.update(
-            await sync_to_async(store.close_cycles)(self.exchange_id, self.symbol)
+            await database.house.call(store.close_cycles, self.exchange_id, self.symbol)
         )
         self.engine = engine
         self.saved_states = dict(snapshot.states)
@@ -171,7 +174,7 @@ class SymbolRunner(PositionKeeping):
         """Levels, tiers and settings from the database: new levels start, deleted ones drop
         their state, paused ones stop entering, changed tiers apply at once, and a tier state
         reset from the admin (a higher cycle) is taken over."""
-        snapshot = await sync_to_async(store.load_symbol)(self.exchange_id, self.symbol)
+        snapshot = await database.house.call(store.load_symbol, self.exchange_id, self.symbol)
         engine = self.engine
         if engine is None or snapshot.tiers is None:
             return
@@ -215,7 +218,7 @@ class SymbolRunner(PositionKeeping):
         side is corrected, and its tiers stay fired."""
         engine = self.engine
         assert engine is not None
-        pending = await sync_to_async(store.pending_trades)(self.exchange_id, self.symbol)
+        pending = await database.orders.call(store.pending_trades, self.exchange_id, self.symbol)
         results: list[tuple[int, OrderResult]] = []
         for trade in pending:
             cid = trade.client_order_id
@@ -240,15 +243,22 @@ class SymbolRunner(PositionKeeping):
             self.log.info("order recovered", client_order_id=cid, status=result.status)
             results.append((trade.pk, result))
         if results:
-            await sync_to_async(store.record_outcome)(
-                self.exchange_id, self.symbol, results, self._changed_states(engine), []
+            await database.orders.call(
+                store.record_outcome,
+                self.exchange_id,
+                self.symbol,
+                results,
+                self._changed_states(engine),
+                [],
             )
 
     # -- ticks ---------------------------------------------------------------------------
 
     async def process(self, ticks: Ticks, received_at: float | None = None) -> None:
-        """Run a batch through the engine, write its decisions and start its orders. It does
-        not wait for the orders' answers: `settled()` does."""
+        """Run a batch through the engine and hand its decisions on. It waits neither for
+        the intents' write nor for the orders' answers: `settled()` does."""
+        if self.failure is not None:
+            raise self.failure
         arrived = time.perf_counter() if received_at is None else received_at
         engine = self.engine
         assert engine is not None
@@ -265,11 +275,8 @@ class SymbolRunner(PositionKeeping):
                 self.last_price = next(
                     (p for _, p, _ in reversed(ticks) if p != TRADE_ONLY), self.last_price
                 )
-                settle = await self._act(engine, events, arrived) if events else None
-            if settle is not None:
-                # The orders' tasks take their first step here: each reaches the exchange
-                # before a collection can come in between.
-                await asyncio.sleep(0)
+                if events:
+                    self._act(engine, events, arrived)
         self.publisher.price(self.exchange_id, self.symbol, self.last_price)
 
     async def settled(self) -> None:
@@ -277,12 +284,15 @@ class SymbolRunner(PositionKeeping):
         while self.settling:
             await asyncio.gather(*list(self.settling), return_exceptions=True)
 
-    async def _act(
+    def _act(
         self, engine: SymbolEngine, events: list[Any], arrived: float
     ) -> asyncio.Task[list[tuple[int, OrderResult]]] | None:
-        """Record the decisions and start their orders (under the lock). The task returned
-        writes their outcomes once the answers are in and gives those known (an order whose
-        answer never came is left to recovery); None when there is nothing to wait for."""
+        """Hand a batch's decisions to the order path (under the lock, without yielding, so
+        that the writes queue in the engine's order): the intents and the tier state they
+        changed to the database thread, each order to the exchange once its intent is
+        written. The task returned writes their outcomes once the answers are in and gives
+        those known (an order whose answer never came is left to recovery); None when there
+        is nothing to wait for."""
         if all(isinstance(e, IgnoredCrossing) for e in events):
             for event in events:
                 self._log_event(event)
@@ -296,7 +306,8 @@ class SymbolRunner(PositionKeeping):
             *(e for e in events if isinstance(e, TierFire | IgnoredCrossing)),
         ]
         self.unsaved_events = []
-        sent: list[tuple[OrderIntent, str, int, Sent]] = []
+        written: asyncio.Future[list[int]] | None = None
+        sent: list[tuple[OrderIntent, str, Sent]] = []
         if orders:
             self.orders_decided += 1  # a position read begun before this is out of date
             decisions = store.Decisions(
@@ -307,16 +318,13 @@ class SymbolRunner(PositionKeeping):
             )
             # Unsettled from here: a position read begun while the intents are written would
             # count their fills, which it cannot have seen.
-            cids = [cid for _, cid in decisions.orders]
-            self.unsettled.update(cids)
-            try:
-                trade_ids = await sync_to_async(store.record_decisions)(decisions)
-            except BaseException:
-                self.unsettled.difference_update(cids)
-                raise
-            for (order, cid), trade_id in zip(decisions.orders, trade_ids, strict=True):
-                sent.append((order, cid, trade_id, self.flow.send(order, cid, arrived)))
-        settle = asyncio.create_task(self._settle(engine, events, sent, states, events_done))
+            self.unsettled.update(cid for _, cid in decisions.orders)
+            written = database.orders.submit(store.record_decisions, decisions)
+            for order, cid in decisions.orders:
+                sent.append((order, cid, self.flow.send(order, cid, arrived, written)))
+        settle = asyncio.create_task(
+            self._settle(engine, events, written, sent, states, events_done)
+        )
         self.settling.add(settle)
         settle.add_done_callback(self._settle_done)
         return settle
@@ -325,18 +333,28 @@ class SymbolRunner(PositionKeeping):
         self,
         engine: SymbolEngine,
         events: list[Any],
-        sent: list[tuple[OrderIntent, str, int, Sent]],
+        written: asyncio.Future[list[int]] | None,
+        sent: list[tuple[OrderIntent, str, Sent]],
         states: dict[LevelId, LevelState],
         events_done: list[TierFire | IgnoredCrossing],
     ) -> list[tuple[int, OrderResult]]:
-        for event in events:  # logged once the orders are out: a log line costs 0.1 ms
-            if not isinstance(event, OrderIntent):
-                self._log_event(event)
-        answers = [await task for *_, task in sent]
-        results: list[tuple[int, OrderResult]] = []
-        async with self.lock:
+        try:
+            for event in events:  # logged once the orders are out: a log line costs 0.1 ms
+                if not isinstance(event, OrderIntent):
+                    self._log_event(event)
             try:
-                for (order, _cid, trade_id, _task), result in zip(sent, answers, strict=True):
+                trade_ids = [] if written is None else await written
+            except BaseException as e:
+                # Nothing went out (each order waits for its intent); nothing more will.
+                self.failure = e
+                await asyncio.gather(*(task for *_, task in sent), return_exceptions=True)
+                raise
+            answers = [await task for *_, task in sent]
+            results: list[tuple[int, OrderResult]] = []
+            async with self.lock:
+                for (order, _cid, _task), trade_id, result in zip(
+                    sent, trade_ids, answers, strict=True
+                ):
                     if result is None:
                         continue  # outcome unknown: the intent stays, and recovery settles it
                     if order.level_id is not None:
@@ -347,11 +365,17 @@ class SymbolRunner(PositionKeeping):
                             engine.undo_fill(order.level_id, order.side, order.size - filled)
                     results.append((trade_id, result))
                 states.update(self._changed_states(engine))
-                await sync_to_async(store.record_outcome)(
-                    self.exchange_id, self.symbol, results, states, events_done
+                recorded = database.orders.submit(
+                    store.record_outcome,
+                    self.exchange_id,
+                    self.symbol,
+                    results,
+                    states,
+                    events_done,
                 )
-            finally:
-                self.unsettled.difference_update(cid for _, cid, _, _ in sent)
+            await recorded
+        finally:
+            self.unsettled.difference_update(cid for _, cid, _ in sent)
         if sent:
             self.publisher.trades(self.exchange_id, self.symbol, orders=len(sent))
         if any(result.status == FILLED for _, result in results):
@@ -427,15 +451,16 @@ class SymbolRunner(PositionKeeping):
         if not self.unsaved_events:
             return
         events, self.unsaved_events = self.unsaved_events, []
-        await sync_to_async(store.record_outcome)(
-            self.exchange_id, self.symbol, [], {}, list(events)
+        await database.house.call(
+            store.record_outcome, self.exchange_id, self.symbol, [], {}, list(events)
         )
 
     async def flush_status(self, state: str | None = None) -> None:
         if state is None:
             state = FeedStatus.State.STALE if self.stale else FeedStatus.State.LIVE
         latency = self.flow.round_trip_ms
-        await sync_to_async(store.feed_status)(
+        await database.house.call(
+            store.feed_status,
             self.exchange_id,
             self.symbol,
             feed=self.feed.description,

@@ -17,7 +17,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
-from asgiref.sync import sync_to_async
 
 from trading.exchange.accounts import AccountConfig, make_client
 from trading.exchange.base import Exchange
@@ -26,6 +25,7 @@ from trading.exchange.markets import MarketRules
 from trading.exchange.paper import PaperExchange
 from trading.feeds.live import LiveFeed
 from trading.models import BotSettings, Level, Market
+from trading.runtime import database
 
 log = structlog.get_logger("levelbot.bot")
 
@@ -84,7 +84,7 @@ class Venues:
                 client = make_client(live_config(exchange_id, trading=False))
             self.clients[exchange_id] = client
             rules = await self._load_rules(exchange_id, client, account)
-            stored = await sync_to_async(_store_rules)(rules)
+            stored = await database.house.call(_store_rules, rules)
             log.info("markets loaded", exchange=exchange_id, linear_usdt=stored)
         return client
 
@@ -101,7 +101,8 @@ class Venues:
             return account
         if self.live:
             account = CcxtExchange(live_config(exchange_id, trading=True))
-            account.max_spread_bps, account.max_slippage_bps = await sync_to_async(_order_limits)()
+            limits = await database.house.call(_order_limits)
+            account.max_spread_bps, account.max_slippage_bps = limits
         else:
             account = PaperExchange(exchange_id, fee_rate=fee_rate, slippage_bps=slippage_bps)
         self.exchanges[exchange_id] = account
@@ -120,7 +121,7 @@ class Venues:
         account = self.exchanges.get(exchange_id)
         if not isinstance(account, CcxtExchange):
             return
-        setups = await sync_to_async(_symbol_setups)(exchange_id)
+        setups = await database.house.call(_symbol_setups, exchange_id)
         if symbol not in setups:
             raise VenueError(f"{exchange_id} {symbol} has no active level to take settings from.")
         try:
@@ -154,7 +155,7 @@ class Venues:
         return asyncio.create_task(account.watch_account(on_change))
 
     async def refresh_settings(self) -> None:
-        spread, slippage = await sync_to_async(_order_limits)()
+        spread, slippage = await database.house.call(_order_limits)
         for account in self.exchanges.values():
             if isinstance(account, CcxtExchange):
                 account.max_spread_bps, account.max_slippage_bps = spread, slippage

@@ -1,0 +1,78 @@
+"""The bot's database threads: one for the order path, one for everything else.
+
+Each is one thread with its own connection. The order path (`orders`: intents, outcomes, tier
+state) never queues behind the bot's housekeeping (`house`: reloads, status, heartbeats, the
+daily loss tally, funding), which can take 10-15 ms a call. On the order path's thread, the
+bot's own records go strictly in the order they were asked (`submit` hands a call over at
+once, not when the caller next yields), so that the database takes every write of tier state
+in the order the engine made it; the paper account's work (`later=True`), which writes no tier
+state, waits behind them, so that a burst of paper fills does not hold up the next intent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import itertools
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any, TypeVar
+
+from django.db import Error, close_old_connections
+
+T = TypeVar("T")
+
+Job = tuple[int, int, Future[Any], Callable[[], Any]]
+
+
+class DatabaseThread:
+    def __init__(self, name: str) -> None:
+        self.name = f"levelbot-{name}"
+        self.jobs: queue.PriorityQueue[Job] = queue.PriorityQueue()
+        self.order = itertools.count()  # first come, first served within a priority
+        self.thread: threading.Thread | None = None
+        self.starting = threading.Lock()
+
+    def submit(
+        self, fn: Callable[..., T], *args: Any, later: bool = False, **kwargs: Any
+    ) -> asyncio.Future[T]:
+        """Hand the call over now; the future gives its result. A call made `later` waits
+        until no other is queued."""
+        future: Future[T] = Future()
+        call = functools.partial(fn, *args, **kwargs)
+        self.jobs.put((1 if later else 0, next(self.order), future, call))
+        if self.thread is None:
+            self._start()
+        return asyncio.wrap_future(future)
+
+    async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        return await self.submit(fn, *args, **kwargs)
+
+    def _start(self) -> None:
+        with self.starting:
+            if self.thread is None:
+                self.thread = threading.Thread(target=self._work, name=self.name, daemon=True)
+                self.thread.start()
+
+    def _work(self) -> None:
+        while True:
+            _, _, future, call = self.jobs.get()
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                result = call()
+            except BaseException as e:
+                if isinstance(e, Error):
+                    # A connection the database dropped is closed here and opened afresh by
+                    # the next call, as Django does between requests.
+                    close_old_connections()
+                future.set_exception(e)
+            else:
+                future.set_result(result)
+
+
+orders = DatabaseThread("orders")
+house = DatabaseThread("house")
+checkpoints = DatabaseThread("checkpoints")  # SQLite's WAL checkpoint waits on its fsync here
