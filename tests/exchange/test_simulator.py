@@ -8,6 +8,7 @@ to the client while it works. Every wait is bounded.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import select
 import signal
 import subprocess
@@ -384,6 +385,39 @@ def test_watch_trades_and_ticker_replay_the_file(bybit_sim: SimulatorThread) -> 
             assert ticker["ask"] - ticker["bid"] == pytest.approx(0.0001 * ticker["last"], abs=0.2)
 
     trade(bybit_sim, scenario)
+
+
+@pytest.mark.parametrize("bybit_sim", [REPLAY], indirect=True)
+def test_the_public_stream_keeps_bybits_pace(bybit_sim: SimulatorThread) -> None:
+    """The trades of one moment in one message; the ticker at most every 100 ms."""
+    expected = first_ticks(400)
+    received: dict[str, list[tuple[float, dict[str, Any]]]] = {"trades": [], "tickers": []}
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        async with aiohttp.ClientSession() as session:
+            url = f"{bybit_sim.ws_url}/v5/public/linear"
+            async with session.ws_connect(url) as ws:
+                topics = ["publicTrade.BTCUSDT", "tickers.BTCUSDT"]
+                await ws.send_json({"op": "subscribe", "args": topics})
+                await until(lambda: set(topics) <= set(bybit_sim.topics()))
+                await call(bybit_sim.start_replay)
+                trades = 0
+                while trades < len(expected):
+                    message = await asyncio.wait_for(ws.receive_json(), 5)
+                    topic = message.get("topic", "")
+                    if topic.startswith("publicTrade."):
+                        received["trades"].append((loop.time(), message))
+                        trades += len(message["data"])
+                    elif topic.startswith("tickers.") and message["type"] == "delta":
+                        received["tickers"].append((loop.time(), message))
+
+    asyncio.run(asyncio.wait_for(main(), 20))
+    sent = [(int(t["T"]), float(t["p"])) for _, m in received["trades"] for t in m["data"]]
+    assert sent[: len(expected)] == [(ts, price) for ts, price, _ in expected]
+    assert len(received["trades"]) < len(expected) / 2  # a moment's trades travel together
+    gaps = [b[0] - a[0] for a, b in itertools.pairwise(received["tickers"])]
+    assert gaps and min(gaps) >= 0.09  # and the ticker keeps to 100 ms
 
 
 def test_a_dropped_websocket_fails_the_watch_and_the_next_watch_reconnects(

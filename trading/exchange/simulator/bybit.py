@@ -6,9 +6,12 @@ Faults (dropped or stalled websockets, late or rate-limited answers, refused ord
 closed behind the client's back) are coroutines here and `POST /sim/control` calls away, so a
 test can fault the simulator in-process or a bot running in another process. A position's
 stop-loss (`/v5/position/trading-stop`) rests here and closes the side when a price move
-reaches it, whether or not any client is still connected. With a `funding_rate`, funding is
-settled on the open sides at each funding time (every `funding_interval_s`, 8 h by default, on
-the wall clock) at the last price, and listed by `/v5/execution/list` with execType Funding.
+reaches it, whether or not any client is still connected. The public stream keeps Bybit's pace:
+the trades of one moment go out in one message, and the ticker and the top of the book at most
+every 100 ms (Bybit's push frequency for derivatives tickers), carrying the latest state. With
+a `funding_rate`, funding is settled on the open sides at each funding time (every
+`funding_interval_s`, 8 h by default, on the wall clock) at the last price, and listed by
+`/v5/execution/list` with execType Funding.
 
 It runs on the caller's event loop: `await sim.start()`, `await sim.stop()`. To drive it from
 synchronous code or another thread, use `SimulatorThread`.
@@ -54,6 +57,7 @@ logger = logging.getLogger(__name__)
 TAKER_FEE = 0.00055
 DEFAULT_PRICE = 60_000.0  # a BTC-like flat price; give `price` for other symbols
 DEFAULT_API_KEY = "k"
+TICKER_EVERY_S = 0.1  # Bybit pushes a derivatives ticker at most every 100 ms
 CONTROLS = (
     "drop_websockets",
     "stall_websockets",
@@ -154,6 +158,10 @@ class BybitSimulator:
         self._replay_task: asyncio.Task[None] | None = None
         self._funding_task: asyncio.Task[None] | None = None
         self._runner: web.AppRunner | None = None
+        self._trades_out: list[dict[str, Any]] = []  # trades of this moment, not sent yet
+        self._trades_push: asyncio.Task[None] | None = None
+        self._ticker_push: asyncio.Task[None] | None = None
+        self._ticker_sent = -math.inf  # the event loop's time of the last ticker sent
 
     @property
     def rest_url(self) -> str:
@@ -179,7 +187,11 @@ class BybitSimulator:
             self._funding_task = asyncio.create_task(self._settle_funding())
 
     async def stop(self) -> None:
-        tasks = [t for t in (self._replay_task, self._funding_task) if t is not None]
+        tasks = [
+            t
+            for t in (self._replay_task, self._funding_task, self._trades_push, self._ticker_push)
+            if t is not None
+        ]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -232,7 +244,7 @@ class BybitSimulator:
         if not float(price) > 0:
             raise ValueError(f"The price must be above 0, not {price}.")
         self.market.set_price(float(price))
-        await self._publish_market(None)
+        self._market_moved()
         await self._trigger_stops()
 
     async def start_replay(self) -> None:
@@ -322,8 +334,12 @@ class BybitSimulator:
             at = market.next_funding_ms(max(now_ms(), at))
 
     async def _on_tick(self, tick: Tick) -> None:
-        self.market.trade(tick)
-        await self._publish_market(tick if tick.qty else None)
+        market = self.market
+        market.trade(tick)
+        if tick.qty:
+            trade_id = str(uuid.uuid5(uuid.NAMESPACE_OID, f"{self.symbol}:{market.seq}"))
+            self._trades_out.append(wire.trade_record(tick, market, trade_id))
+        self._market_moved()
         await self._trigger_stops()
 
     async def _trigger_stops(self) -> None:
@@ -335,17 +351,36 @@ class BybitSimulator:
             order = self.account.close_side(side, self.market.quote(), now_ms(), stop)
             await self.publish_order(order)
 
-    async def _publish_market(self, trade: Tick | None) -> None:
-        """A market move on the public stream: the trade (when there was one: a price set by
-        hand or a candle tick is none), the ticker's delta and the top of the book."""
-        market = self.market
-        if trade is not None:
-            trade_id = str(uuid.uuid5(uuid.NAMESPACE_OID, f"{self.symbol}:{market.seq}"))
-            data = [wire.trade_record(trade, market, trade_id)]
-            message = {"topic": self.trade_topic, "type": "snapshot", "ts": market.ts}
+    def _market_moved(self) -> None:
+        """A market move goes out on the public stream at Bybit's pace: the trades of this
+        moment together, once the moment is over; the ticker's delta and the top of the book
+        at most every TICKER_EVERY_S, as they stand when they go."""
+        if self._trades_out and self._trades_push is None:
+            self._trades_push = asyncio.create_task(self._push_trades())
+        if self._ticker_push is None:
+            self._ticker_push = asyncio.create_task(self._push_ticker())
+
+    async def _push_trades(self) -> None:
+        try:
+            data, self._trades_out = self._trades_out, []
+            message = {"topic": self.trade_topic, "type": "snapshot", "ts": self.market.ts}
             await self.streams.publish(self.trade_topic, {**message, "data": data})
-        await self.streams.publish(self.ticker_topic, self._ticker_message(snapshot=False))
-        await self.streams.publish(self.book_topic, self._book_message())
+        finally:
+            self._trades_push = None
+        if self._trades_out:  # trades that came while these went out
+            self._market_moved()
+
+    async def _push_ticker(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            wait = self._ticker_sent + TICKER_EVERY_S - loop.time()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            self._ticker_sent = loop.time()
+            await self.streams.publish(self.ticker_topic, self._ticker_message(snapshot=False))
+            await self.streams.publish(self.book_topic, self._book_message())
+        finally:
+            self._ticker_push = None
 
     def _snapshot(self, topic: str) -> dict[str, Any] | None:
         """What a new subscriber to `topic` gets at once, as on Bybit."""
