@@ -9,6 +9,8 @@ import pytest
 
 from tests.runtime.test_runner import EXCHANGE, SYMBOL, make_level, runner_for, symbol, ticks
 from trading.engine import LONG, SHORT
+from trading.exchange.base import REJECTED, OrderRequest, OrderResult
+from trading.exchange.paper import PaperExchange
 from trading.models import BotSettings, CloseRequest, PaperPosition, TierState, Trade
 from trading.runtime.bot import Bot, BotOptions
 from trading.services import bot_close_everything, position_close_request
@@ -42,6 +44,35 @@ def test_a_side_closes_through_an_intent_and_resets_its_tiers(symbol):
     state = TierState.objects.get(level=level, side=LONG)
     assert (state.fired_tiers, state.filled_size, state.cycle) == ([], Decimal("0"), 1)
     assert PaperPosition.objects.get(side=LONG).size == 0
+
+
+class RefusingCloses(PaperExchange):
+    """The paper exchange, refusing every close as an exchange may (110007 and the like)."""
+
+    async def place_order(self, order: OrderRequest) -> OrderResult:
+        if order.action == "close":
+            return OrderResult(order.client_order_id, REJECTED, error="ab not enough")
+        return await super().place_order(order)
+
+
+def test_a_refused_close_leaves_the_side_and_its_tiers_as_they_were(symbol):
+    level = make_level("200")
+
+    async def scenario():
+        runner = runner_for(RefusingCloses(EXCHANGE))
+        await runner.start()
+        await runner.process(ticks(195, 196.5, 198.5))  # LONG tiers 1 and 2: 1.0 held
+        await runner.settled()
+        status = await runner.close_side(LONG, "manual")
+        return status, runner.engine.position[LONG]
+
+    (status, detail), held = asyncio.run(scenario())
+    assert status == "failed" and "ab not enough" in detail
+    assert held == 1.0  # still counted: the exchange holds it
+    state = TierState.objects.get(level=level, side=LONG)
+    assert (state.fired_tiers, state.filled_size, state.cycle) == ([1, 2], Decimal("1"), 0)
+    assert Trade.objects.get(action="close").status == "rejected"
+    assert PaperPosition.objects.get(side=LONG).size == 1
 
 
 def test_nothing_to_close_sends_nothing(symbol):

@@ -43,6 +43,7 @@ from trading.engine.types import (
     OrderIntent,
     RiskLimits,
     SentimentConfig,
+    SideReset,
     SideState,
     TierFire,
     Tiers,
@@ -356,15 +357,51 @@ class SymbolEngine:
             lo, hi = self._lo, self._hi
         return out
 
-    def _close(self, ts: int, side: str, price: float, reason: str, out: list[Event]) -> None:
-        """Close the whole side of the symbol as the account holds it (rules 8 and 9, and the
-        optional exits): one order with no level and no tiers, then the side resets."""
+    def close(self, ts: int, side: str, price: float, reason: str) -> OrderIntent | None:
+        """Close the whole side of the symbol as the account holds it (rules 8 and 9, the
+        optional exits, a close on request): one order with no level and no tiers, then the
+        side resets. None when the side holds nothing."""
         size = self.position[side]
         if size <= 0:
-            return
+            return None
+        held = tuple(
+            (level_id, state.frozen())
+            for level_id, level in self._levels.items()
+            if (state := level.side(side)).fired or state.filled
+        )
+        undo = SideReset(self.entry[side], held)
         cycle = self.close_cycle[side]
-        out.append(OrderIntent(ts, None, side, "close", (), size, price, reason, cycle))
+        intent = OrderIntent(ts, None, side, "close", (), size, price, reason, cycle, undo)
         self.reset_side(side)
+        return intent
+
+    def _close(self, ts: int, side: str, price: float, reason: str, out: list[Event]) -> None:
+        intent = self.close(ts, side, price, reason)
+        if intent is not None:
+            out.append(intent)
+
+    def close_refused(self, close: OrderIntent, unfilled: float) -> None:
+        """The exchange left `unfilled` of a close's size open. All of it: the close never
+        happened, so the levels it reset get their tiers and fills back (those that fired
+        again since keep their new state) and the side its entry; the exit may close it on a
+        later tick. Part of it: the side counts what is left, and stays reset."""
+        side = close.side
+        unfilled = round(min(unfilled, close.size), SIZE_DECIMALS)
+        if unfilled <= 0:
+            return
+        if unfilled >= close.size and close.undo is not None:
+            for level_id, state in close.undo.levels:
+                level = self._levels.get(level_id)
+                if level is None or level.side(side).fired or level.side(side).filled:
+                    continue
+                if side == LONG:
+                    level.long = _Side(state)
+                else:
+                    level.short = _Side(state)
+            if not self.position[side]:
+                self.entry[side] = close.undo.entry
+        self.position[side] = round(self.position[side] + unfilled, SIZE_DECIMALS)
+        self._bracket()
 
     def _step(self, ts: int, price: float, out: list[Event]) -> None:
         """A tick outside the quiet interval: find the crossed tiers, fire or ignore them."""

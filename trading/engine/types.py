@@ -6,7 +6,7 @@ convert to and from them at the edge.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Final, NamedTuple, TypeAlias
 
@@ -269,6 +269,18 @@ class OrderIntent:
     price: float
     reason: str
     cycle: int
+    # A close's record of what it reset (rule 9), to put back if the exchange refuses it; not
+    # part of the order.
+    undo: SideReset | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class SideReset:
+    """A side as a close found it: its average entry and each level's tier state that the
+    close reset."""
+
+    entry: float
+    levels: tuple[tuple[LevelId, SideState], ...]
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ import asyncio
 import time
 from typing import Any
 
-from trading.engine import SIDES, OrderIntent, SymbolEngine
+from trading.engine import SIDES, SymbolEngine
 from trading.exchange.base import FILLED, Exchange
 from trading.runtime import database, store
 
@@ -141,10 +141,8 @@ class PositionKeeping:
                 return "nothing", f"No {side} position on {self.exchange_id} {self.symbol}."
             if self.last_price is None:
                 return "failed", "No price seen yet: the close waits for the feed."
-            ts = int(time.time() * 1000)
-            cycle = engine.close_cycle[side]
-            intent = OrderIntent(ts, None, side, "close", (), size, self.last_price, reason, cycle)
-            engine.reset_side(side)
+            intent = engine.close(int(time.time() * 1000), side, self.last_price, reason)
+            assert intent is not None  # the side holds `size`
             settle = self._act(engine, [intent], time.perf_counter())
         results = await settle if settle is not None else []
         self.log.info("side closed on request", side=side, size=size, reason=reason)

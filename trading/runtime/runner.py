@@ -357,11 +357,13 @@ class SymbolRunner(PositionKeeping):
                 ):
                     if result is None:
                         continue  # outcome unknown: the intent stays, and recovery settles it
-                    if order.level_id is not None:
-                        # A refused entry was never filled; one filled in part (a market
-                        # order stopped by its slippage cap), only in that part.
-                        filled = result.filled_size if result.status == FILLED else 0.0
-                        if filled < order.size * (1 - SIZE_TOLERANCE):
+                    # A refused order was never filled; one filled in part (a market order
+                    # stopped by its slippage cap), only in that part.
+                    filled = result.filled_size if result.status == FILLED else 0.0
+                    if filled < order.size * (1 - SIZE_TOLERANCE):
+                        if order.action == "close":
+                            engine.close_refused(order, order.size - filled)
+                        elif order.level_id is not None:
                             engine.undo_fill(order.level_id, order.side, order.size - filled)
                     results.append((trade_id, result))
                 states.update(self._changed_states(engine))
