@@ -43,6 +43,8 @@ class PaperExchange:
         self.name = name
         self.fee_rate = fee_rate
         self.slippage_bps = slippage_bps
+        # symbol -> side -> its row, kept by the order path's thread after the first read
+        self.accounts: dict[str, dict[str, PaperPosition]] = {}
 
     async def place_order(self, order: OrderRequest) -> OrderResult:
         return await database.orders.submit(self.place_order_sync, order, later=True)
@@ -62,22 +64,12 @@ class PaperExchange:
     async def close(self) -> None:
         return None
 
-    @transaction.atomic
     def place_order_sync(self, order: OrderRequest) -> OrderResult:
-        done = PaperFill.objects.filter(client_order_id=order.client_order_id).first()
-        if done is not None:
-            return _result(done)  # the same order again: an exchange would refuse the id
+        """On the order path's database thread, the only one that writes the paper account:
+        the account's rows are read once and kept, and an order costs two writes."""
         if not order.size > 0:
             return OrderResult(order.client_order_id, REJECTED, error="The size must be above 0.")
-        rows = {
-            row.side: row
-            for row in PaperPosition.objects.select_for_update().filter(
-                exchange=self.name, symbol=order.symbol
-            )
-        }
-        for side in SIDES:
-            if side not in rows:
-                rows[side] = PaperPosition(exchange=self.name, symbol=order.symbol, side=side)
+        rows = self._rows(order.symbol)
         ledger = Ledger(fee_rate=self.fee_rate, slippage_bps=self.slippage_bps)
         for side, row in rows.items():
             ledger.positions[side] = SidePosition(
@@ -90,26 +82,51 @@ class PaperExchange:
                 error=f"There is no {order.side} position to close.",
             )
         fill = ledger.fill(order.side, order.action, order.size, order.price)
-        row = rows[order.side]
         held = ledger.positions[order.side]
+        row = rows[order.side]
         row.size = _decimal(held.size)
         row.entry_price = _decimal(held.entry_price)
         row.round_trip_fees = _decimal(held.round_trip_fees)
         row.realized_pnl += _decimal(fill.realized_pnl)
         row.fees += _decimal(fill.fee)
-        row.save()
-        record = PaperFill.objects.create(
-            client_order_id=order.client_order_id,
-            exchange=self.name,
-            symbol=order.symbol,
-            side=order.side,
-            action=order.action,
-            size=_decimal(fill.size),
-            price=_decimal(fill.price),
-            fee=_decimal(fill.fee),
-            realized_pnl=_decimal(fill.realized_pnl),
-        )
+        try:
+            with transaction.atomic():
+                # The fill first: its client id is unique, so an order sent twice fails here,
+                # before the position moves.
+                record = PaperFill.objects.create(
+                    client_order_id=order.client_order_id,
+                    exchange=self.name,
+                    symbol=order.symbol,
+                    side=order.side,
+                    action=order.action,
+                    size=_decimal(fill.size),
+                    price=_decimal(fill.price),
+                    fee=_decimal(fill.fee),
+                    realized_pnl=_decimal(fill.realized_pnl),
+                )
+                row.save()
+        except BaseException:
+            del self.accounts[order.symbol]  # read again: the rows hold what was not written
+            done = PaperFill.objects.filter(client_order_id=order.client_order_id).first()
+            if done is not None:
+                return _result(done)  # the same order again: an exchange would refuse the id
+            raise
         return _result(record)
+
+    def _rows(self, symbol: str) -> dict[str, PaperPosition]:
+        """The account's two sides on `symbol`, read from the database the first time."""
+        rows = self.accounts.get(symbol)
+        if rows is None:
+            found = {
+                row.side: row
+                for row in PaperPosition.objects.filter(exchange=self.name, symbol=symbol)
+            }
+            rows = {
+                side: found.get(side) or PaperPosition(exchange=self.name, symbol=symbol, side=side)
+                for side in SIDES
+            }
+            self.accounts[symbol] = rows
+        return rows
 
     def find_order_sync(self, client_order_id: str) -> OrderResult | None:
         fill = PaperFill.objects.filter(client_order_id=client_order_id).first()

@@ -167,18 +167,13 @@ def record_outcome(
 ) -> None:
     """Each order's outcome on its trade row, the tier state after it (a refused entry was
     never filled), and the level events of the batch."""
-    for trade_id, result in results:
-        fields: dict[str, object] = {"exchange_order_id": result.exchange_order_id}
-        if result.status == FILLED:
-            fields.update(
-                status=TradeStatus.FILLED,
-                price=_decimal(result.price) if result.price is not None else None,
-                fee=_decimal(result.fee),
-                size=_decimal(result.filled_size),
-            )
-        else:
-            fields.update(status=TradeStatus.REJECTED, error=result.error[:2000])
-        Trade.objects.filter(pk=trade_id).update(updated_at=timezone.now(), **fields)
+    if results:
+        filled, refused_rows = _outcome_rows(results, timezone.now())
+        with connection.cursor() as cursor:
+            if filled:
+                cursor.executemany(_SET_FILLED, filled)
+            if refused_rows:
+                cursor.executemany(_SET_REFUSED, refused_rows)
     refused = [trade_id for trade_id, result in results if result.status != FILLED]
     if refused:
         _record_refusals(refused)
@@ -266,6 +261,15 @@ _INSERT_INTENTS = """
 _INTENT_VALUES = (
     "(%s, %s, (SELECT id FROM trading_level WHERE id = %s), " + ", ".join(["%s"] * 16) + ")"
 )
+_SET_FILLED = """
+    UPDATE trading_trade
+    SET status = %s, price = %s, fee = %s, size = %s, exchange_order_id = %s, updated_at = %s
+    WHERE id = %s
+"""
+_SET_REFUSED = """
+    UPDATE trading_trade SET status = %s, error = %s, exchange_order_id = %s, updated_at = %s
+    WHERE id = %s
+"""
 # What the model gives a new trade for the columns an intent leaves empty.
 _TRADE_DEFAULTS = {
     name: Trade._meta.get_field(name).get_default()
@@ -345,6 +349,32 @@ class _IntentRows:
         cursor.execute(_INSERT_INTENTS.format(values), self.params)
         ids = {cid: pk for pk, cid in cursor.fetchall()}
         return [ids[cid] for cid in self.client_order_ids]
+
+
+def _outcome_rows(
+    results: list[tuple[int, OrderResult]], now: datetime
+) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
+    """Orders' outcomes as statement parameters: the filled, and the refused."""
+    updated_at = connection.ops.adapt_datetimefield_value(now)
+    filled, refused = [], []
+    for trade_id, r in results:
+        if r.status == FILLED:
+            price = None if r.price is None else _decimal(r.price)
+            filled.append(
+                (
+                    TradeStatus.FILLED.value,
+                    price,
+                    _decimal(r.fee),
+                    _decimal(r.filled_size),
+                    r.exchange_order_id,
+                    updated_at,
+                    trade_id,
+                )
+            )
+        else:
+            row = (TradeStatus.REJECTED.value, r.error[:2000], r.exchange_order_id)
+            refused.append((*row, updated_at, trade_id))
+    return filled, refused
 
 
 def pending_trades(exchange: str, symbol: str) -> list[Trade]:
