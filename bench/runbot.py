@@ -6,8 +6,9 @@ sentiment on), then runs `manage.py runbot` on the paper exchange three times: 3
 synthetic feed (the live configuration: no file readers loaded), and over a replay of that
 capture at 20x real time (ticks arrive a few at a time, as live) and as fast as possible.
 Peak RSS comes from the operating system (wait4), the latency from the bot's own "symbol
-stopped" log line: from a batch's arrival to each order reaching the exchange adapter, the
-decision's database write included. With about 90 orders a run, a run's p99 is its slowest
+stopped" log line: from a tick's arrival at the feed to each order reaching the exchange
+adapter, the intent's database write included, with the 99th percentiles of two parts (up to
+the decision, and the intent's write). With about 90 orders a run, a run's p99 is its slowest
 order, so each case runs `--runs` times (3 by default) and the medians are shown.
 
 Run: `make bench`, or `.venv/bin/python bench/runbot.py [--runs N]`.
@@ -124,6 +125,8 @@ def main() -> None:
             f"{name:<28} ticks {median(each, 'ticks'):,.0f}  orders {median(each, 'orders'):,.0f}"
             f"  tick-to-order p50 {median(each, 'latency_p50_ms'):.2f} ms"
             f"  p99 {median(each, 'latency_p99_ms'):.2f} ms"
+            f" (parts' p99: to the decision {median(each, 'decision_p99_ms'):.2f},"
+            f" intent write {median(each, 'intent_write_p99_ms'):.2f})"
             f"  peak RSS {median(each, 'peak_mb'):.0f} MB  wall {median(each, 'seconds'):.1f} s"
             f"  (p99 of each run: {p99s})"
         )

@@ -271,12 +271,17 @@ def test_the_engine_takes_the_next_batch_while_the_intents_are_written(symbol):
         await runner.process(ticks(198.5, start=2000))  # tier 2
         decided = runner.engine.level_state(runner.engine.level_ids[0]).side(LONG).fired
         sent_while_held = len(exchange.intent_written)
+        await asyncio.sleep(0.2)
         gate.set()
         await busy
         await runner.settled()
-        return decided, sent_while_held
+        return decided, sent_while_held, runner.flow.latency_summary()
 
-    decided, sent_while_held = asyncio.run(scenario())
+    decided, sent_while_held, latency = asyncio.run(scenario())
+    # The wait shows in the tick-to-order latency, as the intent's write.
+    assert latency["orders"] == 2
+    assert latency["latency_p99_ms"] >= latency["intent_write_p99_ms"] >= 200
+    assert latency["decision_p99_ms"] < 200
     assert list(decided) == [1, 2]  # both batches decided while nothing could be written
     assert sent_while_held == 0  # and nothing went out before its intent was written
     assert exchange.intent_written == [True, True]

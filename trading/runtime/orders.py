@@ -14,7 +14,7 @@ import asyncio
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from trading.engine import OrderIntent
 from trading.exchange.base import FILLED, Exchange, OrderRequest, OrderResult
@@ -41,8 +41,9 @@ class OrderFlow:
         self.in_flight: dict[str, set[Sent]] = {}  # side -> its orders not answered yet
         self.closing: dict[str, Sent] = {}  # side -> its last close, which entries wait for
         self.round_trip_ms: float | None = None  # the last order's, from sending to its answer
-        # Milliseconds from a tick's arrival to each of its orders reaching the exchange.
-        self.latencies_ms: deque[float] = deque(maxlen=10_000)
+        # Each order's way from its tick's arrival to the exchange, in milliseconds: the whole
+        # (`Latency.total`) and its parts.
+        self.latencies_ms: deque[Latency] = deque(maxlen=10_000)
 
     def send(
         self, order: OrderIntent, cid: str, arrived: float, written: asyncio.Future[Any]
@@ -58,7 +59,8 @@ class OrderFlow:
             close = self.closing.get(order.side)
             before = [close] if close is not None and not close.done() else []
         collections_deferred.__enter__()
-        task = asyncio.create_task(self._send(order, cid, arrived, written, before))
+        decided = time.perf_counter()
+        task = asyncio.create_task(self._send(order, cid, (arrived, decided), written, before))
         task.add_done_callback(collections_deferred.resume_after)
         flying.add(task)
         task.add_done_callback(flying.discard)
@@ -70,7 +72,7 @@ class OrderFlow:
         self,
         order: OrderIntent,
         cid: str,
-        arrived: float,
+        times: tuple[float, float],
         written: asyncio.Future[Any],
         before: list[Sent],
     ) -> OrderResult | None:
@@ -78,12 +80,20 @@ class OrderFlow:
             await asyncio.shield(written)
         except Exception:
             return None  # the intent was not written: the order does not go out
+        intent_written = time.perf_counter()
         if before:
             await asyncio.wait(before)
         request = OrderRequest(
             self.exchange_id, self.symbol, order.side, order.action, order.size, order.price, cid
         )
-        self.latencies_ms.append((time.perf_counter() - arrived) * 1000)
+        arrived, decided = times
+        self.latencies_ms.append(
+            Latency(
+                (time.perf_counter() - arrived) * 1000,
+                (decided - arrived) * 1000,
+                (intent_written - decided) * 1000,
+            )
+        )
         started = time.perf_counter()
         try:
             result = await self.exchange.place_order(request)
@@ -110,12 +120,31 @@ class OrderFlow:
         return result
 
     def latency_summary(self) -> dict[str, float | int | None]:
-        """Tick-to-order latency: a tick's arrival to each of its orders reaching the exchange."""
-        samples = sorted(self.latencies_ms)
-        if not samples:
+        """Tick-to-order latency: a tick's arrival to each of its orders reaching the exchange;
+        with the 99th percentiles of its parts: up to the decision (the tick waiting for its
+        batch's turn, and the engine), and the intent's write."""
+        if not self.latencies_ms:
             return {"orders": 0, "latency_p50_ms": None, "latency_p99_ms": None}
+        samples = self.latencies_ms
+        total, to_decision, to_write = (
+            sorted(getattr(sample, part) for sample in samples) for part in Latency._fields
+        )
 
-        def pick(q: float) -> float:
+        def pick(samples: list[float], q: float) -> float:
             return round(samples[min(len(samples) - 1, int(q * len(samples)))], 3)
 
-        return {"orders": len(samples), "latency_p50_ms": pick(0.5), "latency_p99_ms": pick(0.99)}
+        return {
+            "orders": len(total),
+            "latency_p50_ms": pick(total, 0.5),
+            "latency_p99_ms": pick(total, 0.99),
+            "decision_p99_ms": pick(to_decision, 0.99),
+            "intent_write_p99_ms": pick(to_write, 0.99),
+        }
+
+
+class Latency(NamedTuple):
+    """One order's way to the exchange, in milliseconds from its tick's arrival."""
+
+    total: float  # to the exchange adapter
+    to_decision: float  # to the batch's decision: waiting for its turn, and the engine
+    intent_write: float  # from the decision until its intent was written

@@ -1,7 +1,8 @@
 """The bot's database work: synchronous, one short transaction per call.
 
-The async runtime calls these through `sync_to_async`, one call per batch of work, so that the
-database sees few, short writes (Takahē's lesson) and the web process can read in between.
+The async runtime calls these on its database threads (`database.py`), one call per batch of
+work, so that the database sees few, short writes (Takahē's lesson) and the web process can
+read in between.
 """
 
 from __future__ import annotations
