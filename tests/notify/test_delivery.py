@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from django.conf import LazySettings
 
+import levelbot.celery  # noqa: F401  (the app first: patches below go to the task it binds)
 from tests.notify.conftest import CHAT_ID, TOKEN, Stub
 from trading.notify import Kind, Notification, dispatch, flush, notify, texts
 from trading.notify import destinations as destinations_module
