@@ -8,6 +8,8 @@ engine sees the file's own timestamps, so a replay gives exactly the backtest's 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import threading
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -42,30 +44,65 @@ class ReplayFeed:
         self.received_at = time.perf_counter()
 
     async def batches(self) -> AsyncIterator[Ticks]:
-        with self._stream as stream:
-            if self.speed == 0:
+        if self.speed == 0:
+            with self._stream as stream:
                 for batch in stream:
                     self.received_at = time.perf_counter()
                     yield list(batch)
                     await asyncio.sleep(0)
-                return
-            # A tick comes in at its due time: a batch that waited for the bot counts that wait.
-            start_wall = time.perf_counter()
-            first_ts: int | None = None
-            pending: Ticks = []
-            for batch in stream:
-                for tick in batch:
-                    if first_ts is None:
-                        first_ts = tick[0]
-                    due = start_wall + (tick[0] - first_ts) / 1000 / self.speed
-                    wait = due - time.perf_counter()
-                    if wait > 0:
-                        if pending:
-                            yield pending
-                            pending = []
-                        await asyncio.sleep(wait)
-                    if not pending:
-                        self.received_at = min(due, time.perf_counter())
-                    pending.append(tick)
-            if pending:
-                yield pending
+            return
+        # The file is read and paced on a thread of its own, as an exchange sends from the
+        # other end of a socket: each tick is handed over at its due time (a thread's sleep
+        # keeps time to a few microseconds, the event loop's timers to a millisecond), and
+        # ticks the bot has not taken yet when more come go to it together, as a live feed's
+        # do. A tick's latency starts at its due time: waiting for the bot counts.
+        loop = asyncio.get_running_loop()
+        arrivals: asyncio.Queue[tuple[float, Ticks] | None] = asyncio.Queue()
+        stop = threading.Event()
+        pacer = asyncio.ensure_future(asyncio.to_thread(self._pace, loop, arrivals, stop))
+        try:
+            while (arrival := await arrivals.get()) is not None:
+                self.received_at, batch = arrival
+                while not arrivals.empty():
+                    more = arrivals.get_nowait()
+                    if more is None:
+                        yield batch
+                        return
+                    batch += more[1]
+                yield batch
+        finally:
+            stop.set()
+            await asyncio.wait([pacer])
+
+    def _pace(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        arrivals: asyncio.Queue[tuple[float, Ticks] | None],
+        stop: threading.Event,
+    ) -> None:
+        try:
+            with self._stream as stream:
+                start_wall = time.perf_counter()
+                first_ts: int | None = None
+                pending: Ticks = []
+                due_first = start_wall
+                for batch in stream:
+                    for tick in batch:
+                        if first_ts is None:
+                            first_ts = tick[0]
+                        due = start_wall + (tick[0] - first_ts) / 1000 / self.speed
+                        wait = due - time.perf_counter()
+                        if wait > 0:
+                            if pending:
+                                loop.call_soon_threadsafe(arrivals.put_nowait, (due_first, pending))
+                                pending = []
+                            if stop.wait(wait):
+                                return
+                        if not pending:
+                            due_first = due
+                        pending.append(tick)
+                if pending:
+                    loop.call_soon_threadsafe(arrivals.put_nowait, (due_first, pending))
+        finally:
+            with contextlib.suppress(RuntimeError):  # the loop may be gone: nobody to tell
+                loop.call_soon_threadsafe(arrivals.put_nowait, None)
