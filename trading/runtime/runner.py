@@ -34,7 +34,7 @@ from trading.engine import (
 )
 from trading.exchange.base import FILLED, REJECTED, Exchange, OrderRequest, OrderResult
 from trading.feeds.base import Feed, Ticks
-from trading.models import FeedStatus
+from trading.models import FeedStatus, Trade
 from trading.notify import notify, texts
 from trading.runtime import database, store
 from trading.runtime.clientid import client_order_id
@@ -203,7 +203,7 @@ class SymbolRunner(PositionKeeping):
             self.saved_states = dict(snapshot.states)
             self.heartbeat_timeout_s = snapshot.heartbeat_timeout_s
             self.reload_ms = snapshot.reload_ms
-            await self.recover()  # an order whose answer never came is settled here
+        await self.recover()  # an order whose answer never came is settled here
         # A REST round trip: outside the lock, so that no batch waits for it.
         await self._refresh_margin()
         if after - before:
@@ -215,15 +215,29 @@ class SymbolRunner(PositionKeeping):
         """Settle intents left unsettled (a stopped bot, an order whose answer never came):
         look each up by its client id first, and send only one the exchange never received,
         and only while it is recent. An entry that ends refused was never filled: its level
-        side is corrected, and its tiers stay fired."""
+        side is corrected, and its tiers stay fired. The look in the database does not hold
+        up the ticks: the lock is taken only when there is an order to settle."""
         engine = self.engine
         assert engine is not None
+        on_their_way = set(self.unsettled)
+        # On the order path's thread, after every intent already handed to it: an order is in
+        # the answer only if its intent was written, and on its way if it was or still is
+        # unsettled (its own answer settles it).
         pending = await database.orders.call(store.pending_trades, self.exchange_id, self.symbol)
+        lost = [
+            trade
+            for trade in pending
+            if trade.client_order_id not in on_their_way
+            and trade.client_order_id not in self.unsettled
+        ]
+        if lost:
+            async with self.lock:
+                await self._settle_lost(engine, lost)
+
+    async def _settle_lost(self, engine: SymbolEngine, lost: list[Trade]) -> None:
         results: list[tuple[int, OrderResult]] = []
-        for trade in pending:
+        for trade in lost:
             cid = trade.client_order_id
-            if cid in self.unsettled:
-                continue  # on its way: its own answer settles it
             result = await self.exchange.find_order(cid, self.symbol)
             if result is None and timezone.now() - trade.created_at <= RESEND_WITHIN:
                 request = OrderRequest(
