@@ -12,13 +12,39 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import connection, transaction
+from django.utils import timezone
 
 from trading.accounting import Ledger, SidePosition
 from trading.engine import SIDES
 from trading.exchange.base import FILLED, REJECTED, OrderRequest, OrderResult, PositionInfo
 from trading.models import PaperFill, PaperPosition
 from trading.runtime import database
+
+# The order path writes the account with SQL of its own, as the bot's store does (see
+# trading/runtime/store.py): the same rows the models would write, for a fraction of the time.
+_INSERT_FILL = """
+    INSERT INTO trading_paperfill (
+        client_order_id, exchange, symbol, side, action, size, price, fee, realized_pnl,
+        created_at
+    )
+    VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+    RETURNING id
+"""
+_UPSERT_POSITION = """
+    INSERT INTO trading_paperposition (
+        exchange, symbol, side, size, entry_price, round_trip_fees, realized_pnl, fees,
+        updated_at
+    )
+    VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
+    ON CONFLICT (exchange, symbol, side) DO UPDATE SET
+        size = excluded.size,
+        entry_price = excluded.entry_price,
+        round_trip_fees = excluded.round_trip_fees,
+        realized_pnl = excluded.realized_pnl,
+        fees = excluded.fees,
+        updated_at = excluded.updated_at
+"""
 
 
 def _decimal(value: float) -> Decimal:
@@ -66,7 +92,7 @@ class PaperExchange:
 
     def place_order_sync(self, order: OrderRequest) -> OrderResult:
         """On the order path's database thread, the only one that writes the paper account:
-        the account's rows are read once and kept, and an order costs two writes."""
+        the account's rows are read once and kept, and an order costs two statements."""
         if not order.size > 0:
             return OrderResult(order.client_order_id, REJECTED, error="The size must be above 0.")
         rows = self._rows(order.symbol)
@@ -89,29 +115,56 @@ class PaperExchange:
         row.round_trip_fees = _decimal(held.round_trip_fees)
         row.realized_pnl += _decimal(fill.realized_pnl)
         row.fees += _decimal(fill.fee)
+        now = connection.ops.adapt_datetimefield_value(timezone.now())
+        size, price, fee = _decimal(fill.size), _decimal(fill.price), _decimal(fill.fee)
         try:
-            with transaction.atomic():
+            with transaction.atomic(), connection.cursor() as cursor:
                 # The fill first: its client id is unique, so an order sent twice fails here,
                 # before the position moves.
-                record = PaperFill.objects.create(
-                    client_order_id=order.client_order_id,
-                    exchange=self.name,
-                    symbol=order.symbol,
-                    side=order.side,
-                    action=order.action,
-                    size=_decimal(fill.size),
-                    price=_decimal(fill.price),
-                    fee=_decimal(fill.fee),
-                    realized_pnl=_decimal(fill.realized_pnl),
+                cursor.execute(
+                    _INSERT_FILL,
+                    (
+                        order.client_order_id,
+                        self.name,
+                        order.symbol,
+                        order.side,
+                        order.action,
+                        size,
+                        price,
+                        fee,
+                        _decimal(fill.realized_pnl),
+                        now,
+                    ),
                 )
-                row.save()
+                (pk,) = cursor.fetchone()
+                cursor.execute(
+                    _UPSERT_POSITION,
+                    (
+                        self.name,
+                        order.symbol,
+                        order.side,
+                        row.size,
+                        row.entry_price,
+                        row.round_trip_fees,
+                        row.realized_pnl,
+                        row.fees,
+                        now,
+                    ),
+                )
         except BaseException:
             del self.accounts[order.symbol]  # read again: the rows hold what was not written
             done = PaperFill.objects.filter(client_order_id=order.client_order_id).first()
             if done is not None:
                 return _result(done)  # the same order again: an exchange would refuse the id
             raise
-        return _result(record)
+        return OrderResult(
+            order.client_order_id,
+            FILLED,
+            filled_size=float(size),
+            price=float(price),
+            fee=float(fee),
+            exchange_order_id=f"paper-{pk}",
+        )
 
     def _rows(self, symbol: str) -> dict[str, PaperPosition]:
         """The account's two sides on `symbol`, read from the database the first time."""

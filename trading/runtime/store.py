@@ -179,24 +179,10 @@ def record_outcome(
     if refused:
         _record_refusals(refused)
     save_states(states)
-    named = {e.level_id for e in events}  # no query when there is no event
-    existing = set(Level.objects.filter(pk__in=named).values_list("pk", flat=True))
-    LevelEvent.objects.bulk_create(
-        LevelEvent(
-            level_id=event.level_id if event.level_id in existing else None,
-            level_key=str(event.level_id),
-            exchange=exchange,
-            symbol=symbol,
-            kind=LevelEvent.Kind.FIRED if isinstance(event, TierFire) else LevelEvent.Kind.IGNORED,
-            side=event.side,
-            tiers=list(event.tiers),
-            price=event.price,
-            reason="" if isinstance(event, TierFire) else event.reason,
-            detail=_detail(event),
-            event_ts_ms=event.ts,
-        )
-        for event in events
-    )
+    if events:
+        rows = _event_rows(exchange, symbol, events, timezone.now())
+        with connection.cursor() as cursor:
+            cursor.executemany(_INSERT_EVENT, rows)
 
 
 def _record_refusals(trade_ids: list[int]) -> None:
@@ -270,6 +256,15 @@ _SET_FILLED = """
 _SET_REFUSED = """
     UPDATE trading_trade SET status = %s, error = %s, exchange_order_id = %s, updated_at = %s
     WHERE id = %s
+"""
+_INSERT_EVENT = """
+    INSERT INTO trading_levelevent (
+        level_id, level_key, exchange, symbol, kind, side, tiers, price, reason, detail,
+        event_ts_ms, created_at
+    )
+    VALUES (
+        (SELECT id FROM trading_level WHERE id = %s), %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s
+    )
 """
 # What the model gives a new trade for the columns an intent leaves empty.
 _TRADE_DEFAULTS = {
@@ -376,6 +371,33 @@ def _outcome_rows(
             row = (TradeStatus.REJECTED.value, r.error[:2000], r.exchange_order_id)
             refused.append((*row, updated_at, trade_id))
     return filled, refused
+
+
+def _event_rows(
+    exchange: str, symbol: str, events: list[TierFire | IgnoredCrossing], now: datetime
+) -> list[tuple[object, ...]]:
+    """Level events as statement parameters; a level deleted since keeps only its key."""
+    ops = connection.ops
+    created_at = ops.adapt_datetimefield_value(now)
+    return [
+        (
+            event.level_id,
+            str(event.level_id),
+            exchange,
+            symbol,
+            LevelEvent.Kind.FIRED.value
+            if isinstance(event, TierFire)
+            else LevelEvent.Kind.IGNORED.value,
+            event.side,
+            ops.adapt_json_value(list(event.tiers), None),
+            event.price,
+            "" if isinstance(event, TierFire) else event.reason,
+            _detail(event),
+            event.ts,
+            created_at,
+        )
+        for event in events
+    ]
 
 
 def pending_trades(exchange: str, symbol: str) -> list[Trade]:
