@@ -353,9 +353,6 @@ class SymbolRunner(PositionKeeping):
         events_done: list[TierFire | IgnoredCrossing],
     ) -> list[tuple[int, OrderResult]]:
         try:
-            for event in events:  # logged once the orders are out: a log line costs 0.1 ms
-                if not isinstance(event, OrderIntent):
-                    self._log_event(event)
             try:
                 trade_ids = [] if written is None else await written
             except BaseException as e:
@@ -364,6 +361,11 @@ class SymbolRunner(PositionKeeping):
                 await asyncio.gather(*(task for *_, task in sent), return_exceptions=True)
                 raise
             answers = [await task for *_, task in sent]
+            # Logged once the orders are out: a log line costs 0.1 ms of the event loop's
+            # time, which the intents' write and the sends would wait for.
+            for event in events:
+                if not isinstance(event, OrderIntent):
+                    self._log_event(event)
             results: list[tuple[int, OrderResult]] = []
             async with self.lock:
                 for (order, _cid, _task), trade_id, result in zip(
