@@ -14,6 +14,7 @@ from tests.postgres import running_postgres
 from tests.test_settings import manage
 from trading.engine import LONG, SHORT, LevelState, OrderIntent, SideState
 from trading.models import Level, TierState, Trade
+from trading.numbers import decimal_of
 from trading.runtime import store
 from trading.services import level_create, level_delete
 
@@ -70,8 +71,8 @@ def test_intents_are_stored_as_the_orm_stores_them():
             side=o.side,
             action=o.action,
             tiers=list(o.tiers),
-            size=store._decimal(o.size),
-            tick_price=store._decimal(o.price),
+            size=decimal_of(o.size),
+            tick_price=decimal_of(o.price),
             reason=o.reason,
             client_order_id=f"ref{i}",
             event_ts_ms=o.ts,
@@ -119,7 +120,7 @@ def test_tier_state_upsert_stores_what_the_orm_stored():
                 level=theirs,
                 side=side,
                 fired_tiers=list(state.side(side).fired),
-                filled_size=store._decimal(state.side(side).filled),
+                filled_size=decimal_of(state.side(side).filled),
                 cycle=state.side(side).cycle,
                 updated_at=timezone.now(),
             )

@@ -10,8 +10,6 @@ account never pays or receives any.
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -19,10 +17,11 @@ from trading.accounting import Ledger, SidePosition
 from trading.engine import SIDES
 from trading.exchange.base import FILLED, REJECTED, OrderRequest, OrderResult, PositionInfo
 from trading.models import PaperFill, PaperPosition
+from trading.numbers import decimal_of
 from trading.runtime import database
 
-# The order path writes the account with SQL of its own, as the bot's store does (see
-# trading/runtime/store.py): the same rows the models would write, for a fraction of the time.
+# The order path writes the account with SQL of its own, as the bot does its records (see
+# trading/runtime/sqlrows.py): the rows the models would write, in a fraction of the time.
 _INSERT_FILL = """
     INSERT INTO trading_paperfill (
         client_order_id, exchange, symbol, side, action, size, price, fee, realized_pnl,
@@ -45,10 +44,6 @@ _UPSERT_POSITION = """
         fees = excluded.fees,
         updated_at = excluded.updated_at
 """
-
-
-def _decimal(value: float) -> Decimal:
-    return Decimal(repr(value))
 
 
 def _result(fill: PaperFill) -> OrderResult:
@@ -110,13 +105,13 @@ class PaperExchange:
         fill = ledger.fill(order.side, order.action, order.size, order.price)
         held = ledger.positions[order.side]
         row = rows[order.side]
-        row.size = _decimal(held.size)
-        row.entry_price = _decimal(held.entry_price)
-        row.round_trip_fees = _decimal(held.round_trip_fees)
-        row.realized_pnl += _decimal(fill.realized_pnl)
-        row.fees += _decimal(fill.fee)
+        row.size = decimal_of(held.size)
+        row.entry_price = decimal_of(held.entry_price)
+        row.round_trip_fees = decimal_of(held.round_trip_fees)
+        row.realized_pnl += decimal_of(fill.realized_pnl)
+        row.fees += decimal_of(fill.fee)
         now = connection.ops.adapt_datetimefield_value(timezone.now())
-        size, price, fee = _decimal(fill.size), _decimal(fill.price), _decimal(fill.fee)
+        size, price, fee = decimal_of(fill.size), decimal_of(fill.price), decimal_of(fill.fee)
         try:
             with transaction.atomic(), connection.cursor() as cursor:
                 # The fill first: its client id is unique, so an order sent twice fails here,
@@ -132,7 +127,7 @@ class PaperExchange:
                         size,
                         price,
                         fee,
-                        _decimal(fill.realized_pnl),
+                        decimal_of(fill.realized_pnl),
                         now,
                     ),
                 )

@@ -36,6 +36,7 @@ from trading.exchange.base import FILLED, REJECTED, Exchange, OrderRequest, Orde
 from trading.feeds.base import Feed, Ticks
 from trading.models import FeedStatus, Trade
 from trading.notify import notify, texts
+from trading.numbers import decimal_of
 from trading.runtime import database, store
 from trading.runtime.clientid import client_order_id
 from trading.runtime.gcpause import collections_deferred
@@ -354,7 +355,7 @@ class SymbolRunner(PositionKeeping):
     ) -> list[tuple[int, OrderResult]]:
         try:
             try:
-                trade_ids = [] if written is None else await written
+                trade_ids = [] if written is None else await asyncio.shield(written)
             except BaseException as e:
                 # Nothing went out (each order waits for its intent); nothing more will.
                 self.failure = e
@@ -485,7 +486,7 @@ class SymbolRunner(PositionKeeping):
             state=state,
             last_message_at=timezone.now()
             - timedelta(seconds=time.monotonic() - self.last_message),
-            last_price=None if self.last_price is None else store._decimal(self.last_price),
+            last_price=None if self.last_price is None else decimal_of(self.last_price),
             rest_latency_ms=latency,
             reconnects=self.feed.reconnects,
             last_error=self.last_error or self.feed.last_error,

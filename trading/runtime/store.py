@@ -11,11 +11,10 @@ import os
 import socket
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 from django.db import connection, transaction
-from django.db.backends.utils import CursorWrapper
 from django.db.models import Count
 from django.utils import timezone
 
@@ -48,6 +47,7 @@ from trading.models import (
     Trade,
     TradeStatus,
 )
+from trading.runtime import sqlrows
 from trading.runtime.dailyloss import Outcome
 
 
@@ -76,10 +76,6 @@ class Decisions:
     symbol: str
     states: dict[LevelId, LevelState]
     orders: list[tuple[OrderIntent, str]] = field(default_factory=list)
-
-
-def _decimal(value: float) -> Decimal:
-    return Decimal(repr(value))
 
 
 def _state_of(rows: list[TierState], last_trigger_ms: int | None) -> LevelState:
@@ -151,8 +147,8 @@ def record_decisions(decisions: Decisions) -> list[int]:
     transaction begins, so that it holds the write lock for its statements alone.
     """
     now = timezone.now()
-    states = _StateRows.of(decisions.states, now)
-    intents = _IntentRows.of(decisions, now)
+    states = sqlrows.StateRows.of(decisions.states, now)
+    intents = sqlrows.IntentRows.of(decisions, now)
     with transaction.atomic(), connection.cursor() as cursor:
         states.write(cursor)
         return intents.write(cursor)
@@ -169,20 +165,20 @@ def record_outcome(
     """Each order's outcome on its trade row, the tier state after it (a refused entry was
     never filled), and the level events of the batch."""
     if results:
-        filled, refused_rows = _outcome_rows(results, timezone.now())
+        filled, refused_rows = sqlrows.outcome_rows(results, timezone.now())
         with connection.cursor() as cursor:
             if filled:
-                cursor.executemany(_SET_FILLED, filled)
+                cursor.executemany(sqlrows.SET_FILLED, filled)
             if refused_rows:
-                cursor.executemany(_SET_REFUSED, refused_rows)
+                cursor.executemany(sqlrows.SET_REFUSED, refused_rows)
     refused = [trade_id for trade_id, result in results if result.status != FILLED]
     if refused:
         _record_refusals(refused)
     save_states(states)
     if events:
-        rows = _event_rows(exchange, symbol, events, timezone.now())
+        rows = sqlrows.event_rows(exchange, symbol, events, timezone.now())
         with connection.cursor() as cursor:
-            cursor.executemany(_INSERT_EVENT, rows)
+            cursor.executemany(sqlrows.INSERT_EVENT, rows)
 
 
 def _record_refusals(trade_ids: list[int]) -> None:
@@ -205,199 +201,11 @@ def _record_refusals(trade_ids: list[int]) -> None:
     )
 
 
-def _detail(event: TierFire | IgnoredCrossing) -> str:
-    if isinstance(event, IgnoredCrossing):
-        return event.describe()
-    if event.size:
-        return f"order of {event.size:g} at {event.price:g}"
-    return "target already held: no order needed"
-
-
 def save_states(states: dict[LevelId, LevelState]) -> None:
     """Write the engine's tier state of these levels; deleted levels are skipped."""
-    rows = _StateRows.of(states, timezone.now())
+    rows = sqlrows.StateRows.of(states, timezone.now())
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:
         rows.write(cursor)
-
-
-# The order path writes with SQL of its own: building model instances and compiling the
-# ORM's queries cost about 2 ms a batch, the statements themselves well under 0.1 ms each.
-# The SQL reads the same on SQLite (3.35 or later, for RETURNING) and PostgreSQL, and each
-# value goes through the backend's adapter for its field type, as the ORM's would: the rows
-# are the ones the ORM wrote. Each statement finds its level in trading_level: a level deleted
-# since the decision gets no tier state, and a trade of it keeps only its level_key.
-_SET_LAST_TRIGGER = "UPDATE trading_level SET last_trigger_ms = %s WHERE id = %s"
-_UPSERT_TIER_STATE = """
-    INSERT INTO trading_tierstate (level_id, side, fired_tiers, filled_size, cycle, updated_at)
-    SELECT id, %s, %s, %s, %s, %s FROM trading_level WHERE id = %s
-    ON CONFLICT (level_id, side) DO UPDATE SET
-        fired_tiers = excluded.fired_tiers,
-        filled_size = excluded.filled_size,
-        cycle = excluded.cycle,
-        updated_at = excluded.updated_at
-"""
-_INSERT_INTENTS = """
-    INSERT INTO trading_trade (
-        exchange, symbol, level_id, level_key, side, action, tiers, size, price, tick_price,
-        fee, reason, client_order_id, exchange_order_id, status, error, event_ts_ms,
-        created_at, updated_at
-    )
-    VALUES {}
-    RETURNING id, client_order_id
-"""
-_INTENT_VALUES = (
-    "(%s, %s, (SELECT id FROM trading_level WHERE id = %s), " + ", ".join(["%s"] * 16) + ")"
-)
-_SET_FILLED = """
-    UPDATE trading_trade
-    SET status = %s, price = %s, fee = %s, size = %s, exchange_order_id = %s, updated_at = %s
-    WHERE id = %s
-"""
-_SET_REFUSED = """
-    UPDATE trading_trade SET status = %s, error = %s, exchange_order_id = %s, updated_at = %s
-    WHERE id = %s
-"""
-_INSERT_EVENT = """
-    INSERT INTO trading_levelevent (
-        level_id, level_key, exchange, symbol, kind, side, tiers, price, reason, detail,
-        event_ts_ms, created_at
-    )
-    VALUES (
-        (SELECT id FROM trading_level WHERE id = %s), %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s
-    )
-"""
-# What the model gives a new trade for the columns an intent leaves empty.
-_TRADE_DEFAULTS = {
-    name: Trade._meta.get_field(name).get_default()
-    for name in ("price", "fee", "exchange_order_id", "error")
-}
-
-
-@dataclass(frozen=True)
-class _StateRows:
-    """Tier state of some levels as statement parameters: a level's last trigger, and one
-    upsert row per (level, side), sorted by level."""
-
-    triggers: list[tuple[int | None, LevelId]]
-    sides: list[tuple[object, ...]]
-
-    @classmethod
-    def of(cls, states: dict[LevelId, LevelState], now: datetime) -> _StateRows:
-        ops = connection.ops
-        updated_at = ops.adapt_datetimefield_value(now)
-        sides = []
-        for pk, state in sorted(states.items()):
-            for side in SIDES:
-                s = state.side(side)
-                fired = ops.adapt_json_value(list(s.fired), None)
-                sides.append((side, fired, _decimal(s.filled), s.cycle, updated_at, pk))
-        return cls([(state.last_trigger_ms, pk) for pk, state in states.items()], sides)
-
-    def write(self, cursor: CursorWrapper) -> None:
-        """In the caller's transaction."""
-        if self.triggers:
-            cursor.executemany(_SET_LAST_TRIGGER, self.triggers)
-            cursor.executemany(_UPSERT_TIER_STATE, self.sides)
-
-
-@dataclass(frozen=True)
-class _IntentRows:
-    """Order intents as statement parameters, one row per order in the batch's order."""
-
-    client_order_ids: list[str]
-    params: list[object]
-
-    @classmethod
-    def of(cls, decisions: Decisions, now: datetime) -> _IntentRows:
-        ops = connection.ops
-        created_at = ops.adapt_datetimefield_value(now)
-        defaults = _TRADE_DEFAULTS
-        params: list[object] = []
-        for order, cid in decisions.orders:
-            params += (
-                decisions.exchange,
-                decisions.symbol,
-                order.level_id,
-                "" if order.level_id is None else str(order.level_id),
-                order.side,
-                order.action,
-                ops.adapt_json_value(list(order.tiers), None),
-                _decimal(order.size),
-                defaults["price"],
-                _decimal(order.price),
-                defaults["fee"],
-                order.reason,
-                cid,
-                defaults["exchange_order_id"],
-                TradeStatus.INTENT.value,
-                defaults["error"],
-                order.ts,
-                created_at,
-                created_at,
-            )
-        return cls([cid for _, cid in decisions.orders], params)
-
-    def write(self, cursor: CursorWrapper) -> list[int]:
-        """In the caller's transaction: insert the intents; their ids, in order."""
-        if not self.client_order_ids:
-            return []
-        values = ", ".join([_INTENT_VALUES] * len(self.client_order_ids))
-        cursor.execute(_INSERT_INTENTS.format(values), self.params)
-        ids = {cid: pk for pk, cid in cursor.fetchall()}
-        return [ids[cid] for cid in self.client_order_ids]
-
-
-def _outcome_rows(
-    results: list[tuple[int, OrderResult]], now: datetime
-) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
-    """Orders' outcomes as statement parameters: the filled, and the refused."""
-    updated_at = connection.ops.adapt_datetimefield_value(now)
-    filled, refused = [], []
-    for trade_id, r in results:
-        if r.status == FILLED:
-            price = None if r.price is None else _decimal(r.price)
-            filled.append(
-                (
-                    TradeStatus.FILLED.value,
-                    price,
-                    _decimal(r.fee),
-                    _decimal(r.filled_size),
-                    r.exchange_order_id,
-                    updated_at,
-                    trade_id,
-                )
-            )
-        else:
-            row = (TradeStatus.REJECTED.value, r.error[:2000], r.exchange_order_id)
-            refused.append((*row, updated_at, trade_id))
-    return filled, refused
-
-
-def _event_rows(
-    exchange: str, symbol: str, events: list[TierFire | IgnoredCrossing], now: datetime
-) -> list[tuple[object, ...]]:
-    """Level events as statement parameters; a level deleted since keeps only its key."""
-    ops = connection.ops
-    created_at = ops.adapt_datetimefield_value(now)
-    return [
-        (
-            event.level_id,
-            str(event.level_id),
-            exchange,
-            symbol,
-            LevelEvent.Kind.FIRED.value
-            if isinstance(event, TierFire)
-            else LevelEvent.Kind.IGNORED.value,
-            event.side,
-            ops.adapt_json_value(list(event.tiers), None),
-            event.price,
-            "" if isinstance(event, TierFire) else event.reason,
-            _detail(event),
-            event.ts,
-            created_at,
-        )
-        for event in events
-    ]
 
 
 def pending_trades(exchange: str, symbol: str) -> list[Trade]:

@@ -1,0 +1,208 @@
+"""The order path's rows as SQL statements and their parameters (used by `store.py`).
+
+The order path writes with SQL of its own: building model instances and compiling the ORM's
+queries cost about 2 ms a batch, the statements themselves well under 0.1 ms each. The SQL
+reads the same on SQLite (3.35 or later, for RETURNING) and PostgreSQL, and each value goes
+through the backend's adapter for its field type, as the ORM's would: the rows are the ones the
+ORM wrote. Each statement finds its level in trading_level: a level deleted since the decision
+gets no tier state, and a trade or event of it keeps only its level_key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from django.db import connection
+from django.db.backends.utils import CursorWrapper
+
+from trading.engine import SIDES, IgnoredCrossing, LevelId, LevelState, TierFire
+from trading.exchange.base import FILLED, OrderResult
+from trading.models import LevelEvent, Trade, TradeStatus
+from trading.numbers import decimal_of
+
+if TYPE_CHECKING:
+    from trading.runtime.store import Decisions
+
+
+SET_LAST_TRIGGER = "UPDATE trading_level SET last_trigger_ms = %s WHERE id = %s"
+UPSERT_TIER_STATE = """
+    INSERT INTO trading_tierstate (level_id, side, fired_tiers, filled_size, cycle, updated_at)
+    SELECT id, %s, %s, %s, %s, %s FROM trading_level WHERE id = %s
+    ON CONFLICT (level_id, side) DO UPDATE SET
+        fired_tiers = excluded.fired_tiers,
+        filled_size = excluded.filled_size,
+        cycle = excluded.cycle,
+        updated_at = excluded.updated_at
+"""
+INSERT_INTENTS = """
+    INSERT INTO trading_trade (
+        exchange, symbol, level_id, level_key, side, action, tiers, size, price, tick_price,
+        fee, reason, client_order_id, exchange_order_id, status, error, event_ts_ms,
+        created_at, updated_at
+    )
+    VALUES {}
+    RETURNING id, client_order_id
+"""
+INTENT_VALUES = (
+    "(%s, %s, (SELECT id FROM trading_level WHERE id = %s), " + ", ".join(["%s"] * 16) + ")"
+)
+SET_FILLED = """
+    UPDATE trading_trade
+    SET status = %s, price = %s, fee = %s, size = %s, exchange_order_id = %s, updated_at = %s
+    WHERE id = %s
+"""
+SET_REFUSED = """
+    UPDATE trading_trade SET status = %s, error = %s, exchange_order_id = %s, updated_at = %s
+    WHERE id = %s
+"""
+INSERT_EVENT = """
+    INSERT INTO trading_levelevent (
+        level_id, level_key, exchange, symbol, kind, side, tiers, price, reason, detail,
+        event_ts_ms, created_at
+    )
+    VALUES (
+        (SELECT id FROM trading_level WHERE id = %s), %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s
+    )
+"""
+# What the model gives a new trade for the columns an intent leaves empty.
+TRADE_DEFAULTS = {
+    name: Trade._meta.get_field(name).get_default()
+    for name in ("price", "fee", "exchange_order_id", "error")
+}
+
+
+@dataclass(frozen=True)
+class StateRows:
+    """Tier state of some levels as statement parameters: a level's last trigger, and one
+    upsert row per (level, side), sorted by level."""
+
+    triggers: list[tuple[int | None, LevelId]]
+    sides: list[tuple[object, ...]]
+
+    @classmethod
+    def of(cls, states: dict[LevelId, LevelState], now: datetime) -> StateRows:
+        ops = connection.ops
+        updated_at = ops.adapt_datetimefield_value(now)
+        sides = []
+        for pk, state in sorted(states.items()):
+            for side in SIDES:
+                s = state.side(side)
+                fired = ops.adapt_json_value(list(s.fired), None)
+                sides.append((side, fired, decimal_of(s.filled), s.cycle, updated_at, pk))
+        return cls([(state.last_trigger_ms, pk) for pk, state in states.items()], sides)
+
+    def write(self, cursor: CursorWrapper) -> None:
+        """In the caller's transaction."""
+        if self.triggers:
+            cursor.executemany(SET_LAST_TRIGGER, self.triggers)
+            cursor.executemany(UPSERT_TIER_STATE, self.sides)
+
+
+@dataclass(frozen=True)
+class IntentRows:
+    """Order intents as statement parameters, one row per order in the batch's order."""
+
+    client_order_ids: list[str]
+    params: list[object]
+
+    @classmethod
+    def of(cls, decisions: Decisions, now: datetime) -> IntentRows:
+        ops = connection.ops
+        created_at = ops.adapt_datetimefield_value(now)
+        defaults = TRADE_DEFAULTS
+        params: list[object] = []
+        for order, cid in decisions.orders:
+            params += (
+                decisions.exchange,
+                decisions.symbol,
+                order.level_id,
+                "" if order.level_id is None else str(order.level_id),
+                order.side,
+                order.action,
+                ops.adapt_json_value(list(order.tiers), None),
+                decimal_of(order.size),
+                defaults["price"],
+                decimal_of(order.price),
+                defaults["fee"],
+                order.reason,
+                cid,
+                defaults["exchange_order_id"],
+                TradeStatus.INTENT.value,
+                defaults["error"],
+                order.ts,
+                created_at,
+                created_at,
+            )
+        return cls([cid for _, cid in decisions.orders], params)
+
+    def write(self, cursor: CursorWrapper) -> list[int]:
+        """In the caller's transaction: insert the intents; their ids, in order."""
+        if not self.client_order_ids:
+            return []
+        values = ", ".join([INTENT_VALUES] * len(self.client_order_ids))
+        cursor.execute(INSERT_INTENTS.format(values), self.params)
+        ids = {cid: pk for pk, cid in cursor.fetchall()}
+        return [ids[cid] for cid in self.client_order_ids]
+
+
+def outcome_rows(
+    results: list[tuple[int, OrderResult]], now: datetime
+) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
+    """Orders' outcomes as statement parameters: the filled, and the refused."""
+    updated_at = connection.ops.adapt_datetimefield_value(now)
+    filled, refused = [], []
+    for trade_id, r in results:
+        if r.status == FILLED:
+            price = None if r.price is None else decimal_of(r.price)
+            filled.append(
+                (
+                    TradeStatus.FILLED.value,
+                    price,
+                    decimal_of(r.fee),
+                    decimal_of(r.filled_size),
+                    r.exchange_order_id,
+                    updated_at,
+                    trade_id,
+                )
+            )
+        else:
+            row = (TradeStatus.REJECTED.value, r.error[:2000], r.exchange_order_id)
+            refused.append((*row, updated_at, trade_id))
+    return filled, refused
+
+
+def event_rows(
+    exchange: str, symbol: str, events: list[TierFire | IgnoredCrossing], now: datetime
+) -> list[tuple[object, ...]]:
+    """Level events as statement parameters; a level deleted since keeps only its key."""
+    ops = connection.ops
+    created_at = ops.adapt_datetimefield_value(now)
+    return [
+        (
+            event.level_id,
+            str(event.level_id),
+            exchange,
+            symbol,
+            LevelEvent.Kind.FIRED.value
+            if isinstance(event, TierFire)
+            else LevelEvent.Kind.IGNORED.value,
+            event.side,
+            ops.adapt_json_value(list(event.tiers), None),
+            event.price,
+            "" if isinstance(event, TierFire) else event.reason,
+            detail(event),
+            event.ts,
+            created_at,
+        )
+        for event in events
+    ]
+
+
+def detail(event: TierFire | IgnoredCrossing) -> str:
+    if isinstance(event, IgnoredCrossing):
+        return event.describe()
+    if event.size:
+        return f"order of {event.size:g} at {event.price:g}"
+    return "target already held: no order needed"
