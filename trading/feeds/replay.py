@@ -87,6 +87,8 @@ class ReplayFeed:
                 pending: Ticks = []
                 due_first = start_wall
                 for batch in stream:
+                    if stop.is_set():  # however late the bot is, it stops reading at once
+                        return
                     for tick in batch:
                         if first_ts is None:
                             first_ts = tick[0]
