@@ -312,3 +312,44 @@ def test_an_intent_that_cannot_be_written_sends_nothing_and_stops_the_symbol(sym
     assert exchange.intent_written == []  # nothing sent
     assert not unsettled
     assert not Trade.objects.exists()
+
+
+class HoldingAdds(PaperExchange):
+    """The paper exchange, answering entries at once but holding every add until released."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.release = asyncio.Event()
+
+    async def place_order(self, order: OrderRequest) -> OrderResult:
+        if order.action == "add":
+            await self.release.wait()
+        return await super().place_order(order)
+
+
+def test_an_earlier_batchs_outcome_never_writes_back_an_older_tier_state(symbol):
+    from trading.models import TierState
+
+    level = make_level("200")
+    exchange = HoldingAdds(EXCHANGE)
+
+    async def scenario():
+        runner = runner_for(exchange)
+        await runner.start()
+        await runner.process(ticks(195, 196.5))  # tier 1, answered at once
+        await runner.process(ticks(198.5, start=2000))  # tier 2, held
+        answered = Trade.objects.filter(action="open", status="filled").exists
+        for _ in range(500):
+            if await database.house.call(answered):
+                break
+            await asyncio.sleep(0.01)
+        # Tier 1's outcome is written; tier 2's intent was written before it.
+        while_held = await database.orders.call(
+            lambda: TierState.objects.get(level=level, side=LONG).fired_tiers
+        )
+        exchange.release.set()
+        await runner.settled()
+        return while_held
+
+    assert asyncio.run(scenario()) == [1, 2]
+    assert TierState.objects.get(level=level, side=LONG).fired_tiers == [1, 2]

@@ -383,13 +383,20 @@ class SymbolRunner(PositionKeeping):
                         elif order.level_id is not None:
                             engine.undo_fill(order.level_id, order.side, order.size - filled)
                     results.append((trade_id, result))
-                states.update(self._changed_states(engine))
+                # Only tier state newer than what the database was handed already: the
+                # decision's went with the intents, and a later batch may have handed on a
+                # newer state of the same level since, which this write must not undo.
+                if written is None:  # no intent: the decision's state goes with the outcome
+                    fresh = {k: v for k, v in states.items() if self.saved_states.get(k) == v}
+                else:
+                    fresh = {}
+                fresh.update(self._changed_states(engine))
                 recorded = database.orders.submit(
                     store.record_outcome,
                     self.exchange_id,
                     self.symbol,
                     results,
-                    states,
+                    fresh,
                     events_done,
                 )
             await recorded
