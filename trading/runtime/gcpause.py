@@ -16,20 +16,24 @@ class CollectionsDeferred:
         self.depth = 0
         self.resume = False
 
-    def __enter__(self) -> None:
+    def hold(self) -> None:
+        """One more piece of work under way (a batch, an order on its way)."""
         if self.depth == 0:
             self.resume = gc.isenabled()
             gc.disable()
         self.depth += 1
 
-    def __exit__(self, *exc: object) -> None:
+    def release(self, *_: object) -> None:
+        """That work done; as a done callback too."""
         self.depth -= 1
         if self.depth == 0 and self.resume:
             gc.enable()
 
-    def resume_after(self, _: object) -> None:
-        """Leave, as a done callback of the work that entered."""
-        self.__exit__()
+    def __enter__(self) -> None:
+        self.hold()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
 
 
 collections_deferred = CollectionsDeferred()

@@ -58,10 +58,10 @@ class OrderFlow:
         else:
             close = self.closing.get(order.side)
             before = [close] if close is not None and not close.done() else []
-        collections_deferred.__enter__()
+        collections_deferred.hold()
         decided = time.perf_counter()
         task = asyncio.create_task(self._send(order, cid, (arrived, decided), written, before))
-        task.add_done_callback(collections_deferred.resume_after)
+        task.add_done_callback(collections_deferred.release)
         flying.add(task)
         task.add_done_callback(flying.discard)
         if order.action == "close":
