@@ -143,3 +143,42 @@ def test_one_call_or_tick_by_tick_give_the_same_events(case, cuts):
         i += n
     got.extend(chunked.run(path[i:]))
     assert got == expected
+
+
+# What may happen to a symbol between two batches of ticks, besides the ticks.
+interventions = st.lists(
+    st.sampled_from(["none", "close", "close refused", "undo fill", "closed outside"]),
+    min_size=1,
+    max_size=10,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(scenario(), interventions)
+def test_every_level_whose_state_changed_is_named_by_take_changed(case, steps):
+    """The runner writes only the levels `take_changed` names: a level missing from it would
+    keep an old tier state in the database, and fire again after a restart."""
+    engine, configs, path = build(case)
+    ids = [c.level_id for c in configs]
+    seen = {level_id: engine.level_state(level_id) for level_id in ids}
+    engine.take_changed()
+    size = max(1, len(path) // len(steps))
+    for i, step in enumerate(steps):
+        events = engine.run(path[i * size : (i + 1) * size])
+        side = next((e.side for e in events if isinstance(e, OrderIntent)), "LONG")
+        if step == "close":
+            engine.close(0, side, 100.0, "request")
+        elif step == "close refused":
+            close = engine.close(0, side, 100.0, "request")
+            if close is not None:
+                engine.close_refused(close, close.size)
+        elif step == "undo fill":
+            for e in events:
+                if isinstance(e, OrderIntent) and e.level_id is not None:
+                    engine.undo_fill(e.level_id, e.side, e.size)
+        elif step == "closed outside" and engine.position[side] > 0:
+            engine.closed_outside(side, engine.position[side] / 2)
+        now = {level_id: engine.level_state(level_id) for level_id in ids}
+        changed = {level_id for level_id in ids if now[level_id] != seen[level_id]}
+        assert changed <= engine.take_changed()
+        seen = now

@@ -112,6 +112,9 @@ class TickBatch:
     def __len__(self) -> int:
         return len(self.ts)
 
+    def __getitem__(self, part: slice) -> TickBatch:
+        return TickBatch(self.ts[part], self.price[part], self.qty[part])
+
     def __iter__(self) -> Iterator[tuple[int, float, float]]:
         return zip(self.ts.tolist(), self.price.tolist(), self.qty.tolist(), strict=True)
 

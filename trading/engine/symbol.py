@@ -68,13 +68,16 @@ class _Side:
         fired = tuple(t for t, bit in _TIER_BITS.items() if self.fired & bit)
         return SideState(fired=fired, filled=self.filled, cycle=self.cycle)
 
-    def reset(self) -> None:
-        """Nothing fired, nothing filled. A side with nothing to reset stays in its cycle: no
-        order of the cycle exists to be told apart from, and its saved state need not change."""
-        if self.fired or self.filled:
-            self.fired = 0
-            self.filled = 0.0
-            self.cycle += 1
+    def reset(self) -> bool:
+        """Nothing fired, nothing filled; whether that changed anything. A side with nothing
+        to reset stays in its cycle: no order of the cycle exists to be told apart from, and
+        its saved state need not change."""
+        if not (self.fired or self.filled):
+            return False
+        self.fired = 0
+        self.filled = 0.0
+        self.cycle += 1
+        return True
 
 
 class _Level:
@@ -121,6 +124,8 @@ class SymbolEngine:
         self._halted: str | None = None
         self._sentiment = SentimentWindow(sentiment or SentimentConfig())
         self._levels: dict[LevelId, _Level] = {}
+        self._configs: tuple[LevelConfig, ...] | None = None  # as last set, in order
+        self._changed: set[LevelId] = set()  # levels whose tier state changed: take_changed()
         self._bounds: list[float] = []
         self._refs: list[tuple[_Level, str, int]] = []
         self._prev: float | None = None
@@ -155,8 +160,12 @@ class SymbolEngine:
         """Replace the level set; `configs` order is the stable order of work (rule 10).
 
         Levels that stay keep their tier state; new ones start fresh; removed ones lose their
-        tier state (rule 11) while the account's position stays as it is.
+        tier state (rule 11) while the account's position stays as it is. The same levels
+        again change nothing.
         """
+        configs = tuple(configs)
+        if configs == self._configs:
+            return
         levels: dict[LevelId, _Level] = {}
         for rank, config in enumerate(configs):
             if config.level_id in levels:
@@ -167,6 +176,7 @@ class SymbolEngine:
             level.rank = rank
             levels[config.level_id] = level
         self._levels = levels
+        self._configs = configs
         self._with_exits = any(level.config.has_exits for level in levels.values())
         self._rebuild()
 
@@ -250,12 +260,20 @@ class SymbolEngine:
     def level_state(self, level_id: LevelId) -> LevelState:
         return self._levels[level_id].frozen()
 
+    def take_changed(self) -> set[LevelId]:
+        """The levels whose tier state may have changed since the last call (fires, resets,
+        refusals undone, restores), among those the engine still has: what there is to
+        persist, without looking at every level."""
+        changed, self._changed = self._changed, set()
+        return changed & self._levels.keys()
+
     def restore(self, level_id: LevelId, state: LevelState) -> None:
         """Put back a level's persisted tier state (after a restart)."""
         level = self._levels[level_id]
         level.last_trigger = state.last_trigger_ms
         level.long = _Side(state.long)
         level.short = _Side(state.short)
+        self._changed.add(level_id)
 
     def mark_stale(self) -> None:
         """Forget the previous price: the next tick crosses nothing (a move not seen)."""
@@ -267,8 +285,9 @@ class SymbolEngine:
         self.position[side] = 0.0
         self.entry[side] = 0.0
         self.close_cycle[side] += 1
-        for level in self._levels.values():
-            level.side(side).reset()
+        for level_id, level in self._levels.items():
+            if level.side(side).reset():
+                self._changed.add(level_id)
         self._bracket()
 
     def closed_outside(self, side: str, held: float) -> list[LevelId]:
@@ -297,6 +316,7 @@ class SymbolEngine:
             return everyone
         for level_id in taken:
             self._levels[level_id].side(side).reset()
+            self._changed.add(level_id)
         self.position[side] = max(0.0, round(held, SIZE_DECIMALS))
         self._bracket()
         return taken
@@ -320,6 +340,7 @@ class SymbolEngine:
             return
         state = self._levels[level_id].side(side)
         state.filled = max(0.0, round(state.filled - size, SIZE_DECIMALS))
+        self._changed.add(level_id)
         self.position[side] = max(0.0, round(self.position[side] - size, SIZE_DECIMALS))
         self._bracket()
 
@@ -398,6 +419,7 @@ class SymbolEngine:
                     level.long = _Side(state)
                 else:
                     level.short = _Side(state)
+                self._changed.add(level_id)
             if not self.position[side]:
                 self.entry[side] = close.undo.entry
         self.position[side] = round(self.position[side] + unfilled, SIZE_DECIMALS)
@@ -506,6 +528,7 @@ class SymbolEngine:
             return
         state.fired |= new
         level.last_trigger = ts
+        self._changed.add(config.level_id)
         if not needed:
             out.append(TierFire(ts, config.level_id, side, tiers, price, 0.0))
             return

@@ -14,6 +14,8 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import numpy as np
+
 from trading.backtest.readers import open_ticks
 from trading.feeds.base import Ticks
 
@@ -84,27 +86,26 @@ class ReplayFeed:
             with self._stream as stream:
                 start_wall = time.perf_counter()
                 first_ts: int | None = None
-                pending: Ticks = []
-                due_first = start_wall
                 for batch in stream:
-                    if stop.is_set():  # however late the bot is, it stops reading at once
-                        return
-                    for tick in batch:
-                        if first_ts is None:
-                            first_ts = tick[0]
-                        due = start_wall + (tick[0] - first_ts) / 1000 / self.speed
-                        wait = due - time.perf_counter()
-                        if wait > 0:
-                            if pending:
-                                loop.call_soon_threadsafe(arrivals.put_nowait, (due_first, pending))
-                                pending = []
-                            if stop.wait(wait):
-                                return
-                        if not pending:
-                            due_first = due
-                        pending.append(tick)
-                if pending:
-                    loop.call_soon_threadsafe(arrivals.put_nowait, (due_first, pending))
+                    if not len(batch):
+                        continue
+                    if first_ts is None:
+                        first_ts = int(batch.ts[0])
+                    # Each tick's due time on this clock; every tick due by now goes over in
+                    # one hand-over, as a socket delivers what came in one message.
+                    due = start_wall + (batch.ts - first_ts) / 1000 / self.speed
+                    start = 0
+                    while start < len(due):
+                        if stop.is_set():  # however late the bot is, it stops reading at once
+                            return
+                        wait = float(due[start]) - time.perf_counter()
+                        if wait > 0 and stop.wait(wait):
+                            return
+                        end = int(np.searchsorted(due, time.perf_counter(), side="right"))
+                        end = max(end, start + 1)
+                        ticks = list(batch[start:end])
+                        loop.call_soon_threadsafe(arrivals.put_nowait, (float(due[start]), ticks))
+                        start = end
         finally:
             with contextlib.suppress(RuntimeError):  # the loop may be gone: nobody to tell
                 loop.call_soon_threadsafe(arrivals.put_nowait, None)

@@ -78,11 +78,8 @@ class Decisions:
     orders: list[tuple[OrderIntent, str]] = field(default_factory=list)
 
 
-def _state_of(rows: list[TierState], last_trigger_ms: int | None) -> LevelState:
-    sides = {
-        row.side: SideState(tuple(row.fired_tiers), float(row.filled_size), row.cycle)
-        for row in rows
-    }
+def _state_of(sides: dict[str, SideState], last_trigger_ms: int | None) -> LevelState:
+    """A level's tier state from its sides' rows; a side never written is new."""
     return LevelState(
         last_trigger_ms, sides.get("LONG", SideState()), sides.get("SHORT", SideState())
     )
@@ -101,18 +98,19 @@ def load_symbol(exchange: str, symbol: str) -> SymbolSnapshot:
     settings = BotSettings.load()
     tiers = SymbolTiers.objects.filter(exchange=exchange, symbol=symbol).first()
     risk = SymbolRisk.objects.filter(exchange=exchange, symbol=symbol).first()
-    levels = list(
-        Level.objects.filter(exchange=exchange, symbol=symbol)
-        .prefetch_related("tier_states")
-        .order_by("id")
-    )
+    levels = list(Level.objects.filter(exchange=exchange, symbol=symbol).order_by("id"))
+    # One query for every level's tier state: a prefetch builds a queryset per level.
+    sides: dict[LevelId, dict[str, SideState]] = {}
+    for level_id, side, fired, filled, cycle in TierState.objects.filter(
+        level__exchange=exchange, level__symbol=symbol
+    ).values_list("level_id", "side", "fired_tiers", "filled_size", "cycle"):
+        sides.setdefault(level_id, {})[side] = SideState(tuple(fired), float(filled), cycle)
     return SymbolSnapshot(
         tiers=tiers.to_engine() if tiers else None,
         tiers_key=tiers.pk if tiers else None,
         levels=tuple(level.to_engine() for level in levels),
         states={
-            level.pk: _state_of(list(level.tier_states.all()), level.last_trigger_ms)
-            for level in levels
+            level.pk: _state_of(sides.get(level.pk, {}), level.last_trigger_ms) for level in levels
         },
         sentiment=settings.sentiment(),
         risk=risk.to_engine() if risk else RiskLimits(),
