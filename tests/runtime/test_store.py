@@ -15,7 +15,7 @@ from tests.test_settings import manage
 from trading.engine import LONG, SHORT, LevelState, OrderIntent, SideState
 from trading.models import Level, TierState, Trade
 from trading.numbers import decimal_of
-from trading.runtime import store
+from trading.runtime import sqlrows, store
 from trading.services import level_create, level_delete
 
 pytestmark = pytest.mark.django_db
@@ -150,6 +150,27 @@ def test_tier_state_upsert_stores_what_the_orm_stored():
     assert Level.objects.get(pk=mine.pk).last_trigger_ms == 5000
 
 
+def test_tier_states_of_more_levels_than_one_statement_takes_are_all_written():
+    levels = [make_level(str(100 + i)) for i in range(sqlrows.ROWS_PER_STATEMENT + 50)]
+    states = {
+        level.pk: LevelState(
+            None if i % 3 == 0 else 1000 + i, SideState((1,), 0.5, i), SideState((), 0.0, 2 * i)
+        )
+        for i, level in enumerate(levels)
+    }
+    store.save_states(states)
+    written = {
+        (row.level_id, row.side): (row.fired_tiers, row.cycle) for row in TierState.objects.all()
+    }
+    assert written == {
+        (pk, side): (list(state.side(side).fired), state.side(side).cycle)
+        for pk, state in states.items()
+        for side in (LONG, SHORT)
+    }
+    triggers = dict(Level.objects.values_list("pk", "last_trigger_ms"))
+    assert triggers == {pk: state.last_trigger_ms for pk, state in states.items()}
+
+
 def test_a_level_deleted_since_the_decision_is_skipped_and_its_trade_keeps_its_key():
     kept, deleted = make_level("200"), make_level("300")
     gone = deleted.pk
@@ -181,6 +202,9 @@ from trading.services import level_create
 level = level_create(exchange="bybit", symbol="ETH/USDT:USDT", level_price=Decimal("200"),
                      base_size=Decimal("0.5"), leverage=5, cool_down_ms=0)
 state = LevelState(1000, SideState(), SideState((1, 2), 1.0, 2))
+other = level_create(exchange="bybit", symbol="ETH/USDT:USDT", level_price=Decimal("300"),
+                     base_size=Decimal("0.5"), leverage=5, cool_down_ms=0)
+store.save_states({other.pk: LevelState(None, SideState((1,), 0.5, 1), SideState())})
 entry = OrderIntent(1000, level.pk, "SHORT", "add", (2,), 0.5, 203.5, "tier", 2)
 close = OrderIntent(1000, None, "LONG", "close", (), 0.25, 203.5, "sentiment_exit", 0)
 ids = store.record_decisions(store.Decisions(
@@ -193,7 +217,9 @@ print(json.dumps({
         "fee")),
     "states": list(TierState.objects.filter(level=level).order_by("side").values_list(
         "side", "fired_tiers", "filled_size", "cycle")),
-    "last_trigger_ms": Level.objects.get().last_trigger_ms,
+    "last_trigger_ms": Level.objects.get(pk=level.pk).last_trigger_ms,
+    "other": [Level.objects.get(pk=other.pk).last_trigger_ms, list(TierState.objects.filter(
+        level=other).order_by("side").values_list("side", "fired_tiers", "cycle"))],
 }, default=float))
 """
 
@@ -213,3 +239,4 @@ def test_the_order_path_sql_runs_on_postgresql():
     ]
     assert seen["states"] == [["LONG", [], 0, 0], ["SHORT", [1, 2, 3], 2, 2]]
     assert seen["last_trigger_ms"] == 1500
+    assert seen["other"] == [None, [["LONG", [1], 1], ["SHORT", [], 0]]]

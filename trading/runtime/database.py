@@ -6,7 +6,10 @@ daily loss tally, funding), which can take 10-15 ms a call. On the order path's 
 bot's own records go strictly in the order they were asked (`submit` hands a call over at
 once, not when the caller next yields), so that the database takes every write of tier state
 in the order the engine made it; the paper account's work (`later=True`), which writes no tier
-state, waits behind them, so that a burst of paper fills does not hold up the next intent.
+state, waits behind them, so that a burst of paper fills does not hold up the next intent. It
+is handed over once the event loop's turn is done: the thread then wakes once for a batch's
+orders, after they are all sent, instead of filling each while the next is being sent (the two
+share the interpreter).
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ class DatabaseThread:
         self.order = itertools.count()  # first come, first served within a priority
         self.thread: threading.Thread | None = None
         self.starting = threading.Lock()
+        self.deferred: list[Job] = []  # calls made `later`, until the loop's turn is done
 
     def submit(
         self, fn: Callable[..., T], *args: Any, later: bool = False, **kwargs: Any
@@ -42,10 +46,20 @@ class DatabaseThread:
         until no other is queued."""
         future: Future[T] = Future()
         call = functools.partial(fn, *args, **kwargs)
-        self.jobs.put((1 if later else 0, next(self.order), future, call))
+        if later:
+            if not self.deferred:
+                asyncio.get_running_loop().call_soon(self._hand_over)
+            self.deferred.append((1, next(self.order), future, call))
+        else:
+            self.jobs.put((0, next(self.order), future, call))
         if self.thread is None:
             self._start()
         return asyncio.wrap_future(future)
+
+    def _hand_over(self) -> None:
+        deferred, self.deferred = self.deferred, []
+        for job in deferred:
+            self.jobs.put(job)
 
     async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         return await self.submit(fn, *args, **kwargs)

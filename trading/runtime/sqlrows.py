@@ -26,16 +26,23 @@ if TYPE_CHECKING:
     from trading.runtime.store import Decisions
 
 
-SET_LAST_TRIGGER = "UPDATE trading_level SET last_trigger_ms = %s WHERE id = %s"
-UPSERT_TIER_STATE = """
+# Several rows go in one statement, not one statement a row: each statement's steps hand the
+# interpreter over to the event loop and back, and in a burst that costs more than the SQL.
+SET_LAST_TRIGGERS = (
+    "UPDATE trading_level SET last_trigger_ms = CASE id {} END WHERE id IN ({})",
+    "WHEN %s THEN CAST(%s AS BIGINT)",
+)
+UPSERT_TIER_STATES = """
     INSERT INTO trading_tierstate (level_id, side, fired_tiers, filled_size, cycle, updated_at)
-    SELECT id, %s, %s, %s, %s, %s FROM trading_level WHERE id = %s
+    {}
     ON CONFLICT (level_id, side) DO UPDATE SET
         fired_tiers = excluded.fired_tiers,
         filled_size = excluded.filled_size,
         cycle = excluded.cycle,
         updated_at = excluded.updated_at
 """
+TIER_STATE_ROW = "SELECT id, %s, %s, %s, %s, %s FROM trading_level WHERE id = %s"
+ROWS_PER_STATEMENT = 200  # SQLite takes at most 500 SELECTs joined in one statement
 INSERT_INTENTS = """
     INSERT INTO trading_trade (
         exchange, symbol, level_id, level_key, side, action, tiers, size, price, tick_price,
@@ -95,9 +102,20 @@ class StateRows:
 
     def write(self, cursor: CursorWrapper) -> None:
         """In the caller's transaction."""
-        if self.triggers:
-            cursor.executemany(SET_LAST_TRIGGER, self.triggers)
-            cursor.executemany(UPSERT_TIER_STATE, self.sides)
+        for start in range(0, len(self.triggers), ROWS_PER_STATEMENT):
+            triggers = self.triggers[start : start + ROWS_PER_STATEMENT]
+            update, when = SET_LAST_TRIGGERS
+            cursor.execute(
+                update.format(" ".join([when] * len(triggers)), ", ".join(["%s"] * len(triggers))),
+                [v for last_trigger_ms, pk in triggers for v in (pk, last_trigger_ms)]
+                + [pk for _, pk in triggers],
+            )
+        for start in range(0, len(self.sides), ROWS_PER_STATEMENT):
+            sides = self.sides[start : start + ROWS_PER_STATEMENT]
+            cursor.execute(
+                UPSERT_TIER_STATES.format(" UNION ALL ".join([TIER_STATE_ROW] * len(sides))),
+                [v for row in sides for v in row],
+            )
 
 
 @dataclass(frozen=True)
