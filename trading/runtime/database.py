@@ -42,8 +42,8 @@ class DatabaseThread:
     def submit(
         self, fn: Callable[..., T], *args: Any, later: bool = False, **kwargs: Any
     ) -> asyncio.Future[T]:
-        """Hand the call over now; the future gives its result. A call made `later` waits
-        until no other is queued."""
+        """Hand the call over now; the future gives its result. A call made `later` is
+        handed over once the event loop's turn is done, and waits until no other is queued."""
         future: Future[T] = Future()
         call = functools.partial(fn, *args, **kwargs)
         if later:
