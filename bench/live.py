@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.backtest import LEVELS  # noqa: E402
 from bench.engine import DATA  # noqa: E402
-from bench.runbot import levels_scenario  # noqa: E402
+from bench.runbot import bot_report, levels_scenario, pooled  # noqa: E402
 
 SIMULATOR = (sys.executable, "manage.py", "exchange_sim")
 RUNBOT = (sys.executable, "manage.py", "runbot", "--live", "--feed", "live")
@@ -79,12 +79,8 @@ def run_bot(env: dict[str, str], seconds: float) -> dict[str, object]:
     finally:
         sim.terminate()
         sim.wait(10)
-    stopped = next(
-        json.loads(line)
-        for line in out.splitlines()
-        if line.startswith("{") and '"symbol stopped"' in line
-    )
-    return {**stopped, "peak_mb": usage.ru_maxrss / 1024, "seconds": time.perf_counter() - started}
+    seconds = time.perf_counter() - started
+    return {**bot_report(out), "peak_mb": usage.ru_maxrss / 1024, "seconds": seconds}
 
 
 def main() -> None:
@@ -115,7 +111,7 @@ def main() -> None:
         f"tick-to-order p50 {med('latency_p50_ms'):.2f} ms  p99 {med('latency_p99_ms'):.2f} ms  "
         f"(parts' p99: to the decision {med('decision_p99_ms'):.2f}, "
         f"intent write {med('intent_write_p99_ms'):.2f})  "
-        f"peak RSS {med('peak_mb'):.0f} MB  (p99 of each run: {p99s})"
+        f"peak RSS {med('peak_mb'):.0f} MB  (p99 of each run: {p99s}; {pooled(runs)})"
     )
 
 

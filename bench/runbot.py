@@ -9,7 +9,9 @@ Peak RSS comes from the operating system (wait4), the latency from the bot's own
 stopped" log line: from a tick's arrival at the feed to each order reaching the exchange
 adapter, the intent's database write included, with the 99th percentiles of two parts (up to
 the decision, and the intent's write). With about 90 orders a run, a run's p99 is its slowest
-order, so each case runs `--runs` times (3 by default) and the medians are shown.
+order, so each case runs `--runs` times (3 by default) and the medians are shown, and so are
+the percentiles of every order of every run pooled (each order's own log line gives its
+latency).
 
 Run: `make bench`, or `.venv/bin/python bench/runbot.py [--runs N]`.
 """
@@ -57,12 +59,33 @@ def run_bot(env: dict[str, str], *args: str) -> dict[str, object]:
     if status != 0:
         raise SystemExit(f"runbot {' '.join(args)} exited with {status}:\n{out[-4000:]}")
     seconds = time.perf_counter() - started
-    stopped = next(
-        json.loads(line)
-        for line in out.splitlines()
-        if line.startswith("{") and '"symbol stopped"' in line
+    return {**bot_report(out), "peak_mb": usage.ru_maxrss / 1024, "seconds": seconds}
+
+
+def bot_report(out: str) -> dict[str, object]:
+    """The bot's "symbol stopped" line, and each order's tick-to-order latency from its own
+    line (`orders_ms`), so that runs can be pooled."""
+    lines = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    stopped = next(line for line in lines if line.get("event") == "symbol stopped")
+    orders_ms = [line["tick_to_order_ms"] for line in lines if "tick_to_order_ms" in line]
+    return {**stopped, "orders_ms": orders_ms}
+
+
+def pooled(runs: list[dict[str, object]]) -> str:
+    """Every order of every run together: a run of some 90 orders has its slowest order for
+    its p99, while the pooled p99 is the slowest 1% of all of them."""
+    every = sorted(ms for run in runs for ms in run["orders_ms"])  # type: ignore[attr-defined]
+    if not every:
+        return "no orders"
+
+    def pick(q: float) -> float:
+        return float(every[min(len(every) - 1, int(q * len(every)))])
+
+    over = sum(ms > 5 for ms in every)
+    return (
+        f"pooled over {len(every)} orders: p50 {pick(0.5):.2f} p95 {pick(0.95):.2f}"
+        f" p99 {pick(0.99):.2f} ms, {over} over 5 ms"
     )
-    return {**stopped, "peak_mb": usage.ru_maxrss / 1024, "seconds": seconds}
 
 
 def median(runs: list[dict[str, object]], key: str) -> float:
@@ -128,7 +151,7 @@ def main() -> None:
             f" (parts' p99: to the decision {median(each, 'decision_p99_ms'):.2f},"
             f" intent write {median(each, 'intent_write_p99_ms'):.2f})"
             f"  peak RSS {median(each, 'peak_mb'):.0f} MB  wall {median(each, 'seconds'):.1f} s"
-            f"  (p99 of each run: {p99s})"
+            f"  (p99 of each run: {p99s}; {pooled(each)})"
         )
 
 

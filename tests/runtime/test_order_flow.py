@@ -7,6 +7,7 @@ import threading
 
 import pytest
 from django.db import OperationalError
+from structlog.testing import capture_logs
 
 from tests.runtime.test_runner import EXCHANGE, make_level, runner_for, symbol, ticks
 from trading.engine import LONG
@@ -353,3 +354,24 @@ def test_an_earlier_batchs_outcome_never_writes_back_an_older_tier_state(symbol)
 
     assert asyncio.run(scenario()) == [1, 2]
     assert TierState.objects.get(level=level, side=LONG).fired_tiers == [1, 2]
+
+
+def test_each_orders_log_line_gives_its_tick_to_order_latency(symbol):
+    """What the benchmarks pool across runs: the same figure the summary's percentiles use."""
+    make_level("200")
+    exchange = PaperExchange(EXCHANGE)
+
+    async def scenario():
+        runner = runner_for(exchange)
+        await runner.start()
+        with capture_logs() as logs:
+            await runner.process(ticks(195, 196.5))  # LONG tier 1
+            await runner.process(ticks(198.5, start=2000))  # tier 2
+            await runner.settled()
+        return logs, [sample.total for sample in runner.flow.latencies_ms]
+
+    logs, samples = asyncio.run(scenario())
+    logged = [line["tick_to_order_ms"] for line in logs if line["event"] == "order filled"]
+    assert len(logged) == 2
+    assert logged == [round(ms, 3) for ms in samples]
+    assert all(ms > 0 for ms in logged)

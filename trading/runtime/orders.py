@@ -87,13 +87,12 @@ class OrderFlow:
             self.exchange_id, self.symbol, order.side, order.action, order.size, order.price, cid
         )
         arrived, decided = times
-        self.latencies_ms.append(
-            Latency(
-                (time.perf_counter() - arrived) * 1000,
-                (decided - arrived) * 1000,
-                (intent_written - decided) * 1000,
-            )
+        latency = Latency(
+            (time.perf_counter() - arrived) * 1000,
+            (decided - arrived) * 1000,
+            (intent_written - decided) * 1000,
         )
+        self.latencies_ms.append(latency)
         started = time.perf_counter()
         try:
             result = await self.exchange.place_order(request)
@@ -113,6 +112,7 @@ class OrderFlow:
             level_id=order.level_id,
             reason=order.reason,
             latency_ms=round(took_ms, 2),
+            tick_to_order_ms=round(latency.total, 3),
             error=result.error or None,
         )
         if result.status != FILLED:
