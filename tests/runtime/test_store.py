@@ -52,14 +52,9 @@ def test_intents_are_stored_as_the_orm_stores_them():
     close = OrderIntent(2000, None, LONG, "close", (), 0.75, 199.5, "sentiment_exit", 1)
     fired = LevelState(1000, SideState(), SideState((1, 2, 3), 2.0, 4))
     before = timezone.now()
-    ids = store.record_decisions(
-        store.Decisions(
-            EXCHANGE,
-            SYMBOL,
-            {level.pk: fired},
-            [(entry, "tst001E1S641"), (close, "tst001C1L1X")],
-        )
-    )
+    cids = ["tst001E1S641", "tst001C1L1X"]
+    orders = [(entry, cids[0]), (close, cids[1])]
+    store.record_decisions(store.Decisions(EXCHANGE, SYMBOL, {level.pk: fired}, orders))
     after = timezone.now()
     # The same intents through the ORM, as record_decisions wrote them before.
     reference = Trade.objects.bulk_create(
@@ -81,11 +76,11 @@ def test_intents_are_stored_as_the_orm_stores_them():
     )
 
     unique = ("id", "client_order_id", "created_at", "updated_at")
-    for mine, theirs in zip(ids, reference, strict=True):
-        assert without(stored("trading_trade", "id = %s", mine)[0], *unique) == without(
-            stored("trading_trade", "id = %s", theirs.pk)[0], *unique
+    for mine, theirs in zip(cids, reference, strict=True):
+        assert without(stored("trading_trade", "client_order_id = %s", mine)[0], *unique) == (
+            without(stored("trading_trade", "id = %s", theirs.pk)[0], *unique)
         )
-    trades = list(Trade.objects.filter(pk__in=ids).order_by("id"))
+    trades = list(Trade.objects.filter(client_order_id__in=cids).order_by("id"))
     assert [t.client_order_id for t in trades] == ["tst001E1S641", "tst001C1L1X"]
     first = trades[0]
     assert (first.level_id, first.level_key, first.tiers, first.size, first.tick_price) == (
@@ -180,10 +175,8 @@ def test_a_level_deleted_since_the_decision_is_skipped_and_its_trade_keeps_its_k
         (OrderIntent(7000, kept.pk, LONG, "open", (1,), 0.5, 196.0, "tier", 0), "tst001E1L10"),
         (OrderIntent(7000, gone, LONG, "open", (1,), 0.5, 294.0, "tier", 0), "tst001E2L10"),
     ]
-    ids = store.record_decisions(
-        store.Decisions(EXCHANGE, SYMBOL, {kept.pk: fired, gone: fired}, orders)
-    )
-    trades = [Trade.objects.get(pk=pk) for pk in ids]
+    store.record_decisions(store.Decisions(EXCHANGE, SYMBOL, {kept.pk: fired, gone: fired}, orders))
+    trades = [Trade.objects.get(client_order_id=cid) for _, cid in orders]
     assert [(t.level_id, t.level_key) for t in trades] == [
         (kept.pk, str(kept.pk)),
         (None, str(gone)),
@@ -207,12 +200,11 @@ other = level_create(exchange="bybit", symbol="ETH/USDT:USDT", level_price=Decim
 store.save_states({other.pk: LevelState(None, SideState((1,), 0.5, 1), SideState())})
 entry = OrderIntent(1000, level.pk, "SHORT", "add", (2,), 0.5, 203.5, "tier", 2)
 close = OrderIntent(1000, None, "LONG", "close", (), 0.25, 203.5, "sentiment_exit", 0)
-ids = store.record_decisions(store.Decisions(
+store.record_decisions(store.Decisions(
     "bybit", "ETH/USDT:USDT", {level.pk: state, 999: state}, [(entry, "a1"), (close, "a2")]))
 store.save_states({level.pk: LevelState(1500, SideState(), SideState((1, 2, 3), 2.0, 2))})
 print(json.dumps({
-    "ids": ids,
-    "trades": list(Trade.objects.filter(pk__in=ids).order_by("id").values_list(
+    "trades": list(Trade.objects.order_by("id").values_list(
         "client_order_id", "level_id", "level_key", "tiers", "size", "tick_price", "status",
         "fee")),
     "states": list(TierState.objects.filter(level=level).order_by("side").values_list(

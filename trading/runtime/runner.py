@@ -81,7 +81,7 @@ class SymbolRunner(PositionKeeping):
         # Client ids of orders decided and not yet settled in the database: recovery leaves
         # them alone (they are on their way, not lost), and a position read waits for them.
         self.unsettled: set[str] = set()
-        self.settling: set[asyncio.Task[list[tuple[int, OrderResult]]]] = set()
+        self.settling: set[asyncio.Task[list[tuple[str, OrderResult]]]] = set()
         self.resync_wanted = False  # a resync skipped while orders were out, due when they land
         # An intent that could not be written stops the symbol: its next batch raises this.
         self.failure: BaseException | None = None
@@ -234,7 +234,7 @@ class SymbolRunner(PositionKeeping):
                 await self._settle_lost(engine, lost)
 
     async def _settle_lost(self, engine: SymbolEngine, lost: list[Trade]) -> None:
-        results: list[tuple[int, OrderResult]] = []
+        results: list[tuple[str, OrderResult]] = []
         for trade in lost:
             cid = trade.client_order_id
             result = await self.exchange.find_order(cid, self.symbol)
@@ -254,7 +254,7 @@ class SymbolRunner(PositionKeeping):
             if result.status != FILLED and trade.level_id in engine.level_ids:
                 engine.undo_fill(trade.level_id, trade.side, float(trade.size))
             self.log.info("order recovered", client_order_id=cid, status=result.status)
-            results.append((trade.pk, result))
+            results.append((cid, result))
         if results:
             await database.orders.call(
                 store.record_outcome,
@@ -299,7 +299,7 @@ class SymbolRunner(PositionKeeping):
 
     def _act(
         self, engine: SymbolEngine, events: list[Any], arrived: float
-    ) -> asyncio.Task[list[tuple[int, OrderResult]]] | None:
+    ) -> asyncio.Task[list[tuple[str, OrderResult]]] | None:
         """Hand a batch's decisions to the order path (under the lock, without yielding, so
         that the writes queue in the engine's order): the intents and the tier state they
         changed to the database thread, each order to the exchange once its intent is
@@ -318,7 +318,7 @@ class SymbolRunner(PositionKeeping):
             *(e for e in events if isinstance(e, TierFire | IgnoredCrossing)),
         ]
         self.unsaved_events = []
-        written: asyncio.Future[list[int]] | None = None
+        written: asyncio.Future[None] | None = None
         sent: list[tuple[OrderIntent, str, Sent]] = []
         if orders:
             self.orders_decided += 1  # a position read begun before this is out of date
@@ -345,14 +345,15 @@ class SymbolRunner(PositionKeeping):
         self,
         engine: SymbolEngine,
         events: list[Any],
-        written: asyncio.Future[list[int]] | None,
+        written: asyncio.Future[None] | None,
         sent: list[tuple[OrderIntent, str, Sent]],
         states: dict[LevelId, LevelState],
         events_done: list[TierFire | IgnoredCrossing],
-    ) -> list[tuple[int, OrderResult]]:
+    ) -> list[tuple[str, OrderResult]]:
         try:
             try:
-                trade_ids = [] if written is None else await asyncio.shield(written)
+                if written is not None:
+                    await asyncio.shield(written)
             except BaseException as e:
                 # Nothing went out (each order waits for its intent); nothing more will.
                 self.failure = e
@@ -364,11 +365,9 @@ class SymbolRunner(PositionKeeping):
             for event in events:
                 if not isinstance(event, OrderIntent):
                     self._log_event(event)
-            results: list[tuple[int, OrderResult]] = []
+            results: list[tuple[str, OrderResult]] = []
             async with self.lock:
-                for (order, _cid, _task), trade_id, result in zip(
-                    sent, trade_ids, answers, strict=True
-                ):
+                for (order, cid, _task), result in zip(sent, answers, strict=True):
                     if result is None:
                         continue  # outcome unknown: the intent stays, and recovery settles it
                     # A refused order was never filled; one filled in part (a market order
@@ -379,7 +378,7 @@ class SymbolRunner(PositionKeeping):
                             engine.close_refused(order, order.size - filled)
                         elif order.level_id is not None:
                             engine.undo_fill(order.level_id, order.side, order.size - filled)
-                    results.append((trade_id, result))
+                    results.append((cid, result))
                 # Only tier state newer than what the database was handed already: the
                 # decision's went with the intents, and a later batch may have handed on a
                 # newer state of the same level since, which this write must not undo.
@@ -410,7 +409,7 @@ class SymbolRunner(PositionKeeping):
     def _order_error(self, error: str) -> None:
         self.last_error = error
 
-    def _settle_done(self, task: asyncio.Task[list[tuple[int, OrderResult]]]) -> None:
+    def _settle_done(self, task: asyncio.Task[list[tuple[str, OrderResult]]]) -> None:
         self.settling.discard(task)
         if not task.cancelled() and (error := task.exception()) is not None:
             self.last_error = f"{type(error).__name__}: {error}"

@@ -2,7 +2,7 @@
 
 The order path writes with SQL of its own: building model instances and compiling the ORM's
 queries cost about 2 ms a batch, the statements themselves well under 0.1 ms each. The SQL
-reads the same on SQLite (3.35 or later, for RETURNING) and PostgreSQL, and each value goes
+reads the same on SQLite and PostgreSQL, and each value goes
 through the backend's adapter for its field type, as the ORM's would: the rows are the ones the
 ORM wrote. Each statement finds its level in trading_level: a level deleted since the decision
 gets no tier state, and a trade or event of it keeps only its level_key.
@@ -50,19 +50,20 @@ INSERT_INTENTS = """
         created_at, updated_at
     )
     VALUES {}
-    RETURNING id, client_order_id
 """
 INTENT_VALUES = (
     "(%s, %s, (SELECT id FROM trading_level WHERE id = %s), " + ", ".join(["%s"] * 16) + ")"
 )
+# An outcome finds its trade by the client order id, which the bot holds from the decision on:
+# the intents' INSERT then needs no RETURNING, whose rows each cost a step.
 SET_FILLED = """
     UPDATE trading_trade
     SET status = %s, price = %s, fee = %s, size = %s, exchange_order_id = %s, updated_at = %s
-    WHERE id = %s
+    WHERE client_order_id = %s
 """
 SET_REFUSED = """
     UPDATE trading_trade SET status = %s, error = %s, exchange_order_id = %s, updated_at = %s
-    WHERE id = %s
+    WHERE client_order_id = %s
 """
 INSERT_EVENT = """
     INSERT INTO trading_levelevent (
@@ -155,23 +156,20 @@ class IntentRows:
             )
         return cls([cid for _, cid in decisions.orders], params)
 
-    def write(self, cursor: CursorWrapper) -> list[int]:
-        """In the caller's transaction: insert the intents; their ids, in order."""
-        if not self.client_order_ids:
-            return []
-        values = ", ".join([INTENT_VALUES] * len(self.client_order_ids))
-        cursor.execute(INSERT_INTENTS.format(values), self.params)
-        ids = {cid: pk for pk, cid in cursor.fetchall()}
-        return [ids[cid] for cid in self.client_order_ids]
+    def write(self, cursor: CursorWrapper) -> None:
+        """In the caller's transaction: insert the intents."""
+        if self.client_order_ids:
+            values = ", ".join([INTENT_VALUES] * len(self.client_order_ids))
+            cursor.execute(INSERT_INTENTS.format(values), self.params)
 
 
 def outcome_rows(
-    results: list[tuple[int, OrderResult]], now: datetime
+    results: list[tuple[str, OrderResult]], now: datetime
 ) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
     """Orders' outcomes as statement parameters: the filled, and the refused."""
     updated_at = connection.ops.adapt_datetimefield_value(now)
     filled, refused = [], []
-    for trade_id, r in results:
+    for cid, r in results:
         if r.status == FILLED:
             price = None if r.price is None else decimal_of(r.price)
             filled.append(
@@ -182,12 +180,12 @@ def outcome_rows(
                     decimal_of(r.filled_size),
                     r.exchange_order_id,
                     updated_at,
-                    trade_id,
+                    cid,
                 )
             )
         else:
             row = (TradeStatus.REJECTED.value, r.error[:2000], r.exchange_order_id)
-            refused.append((*row, updated_at, trade_id))
+            refused.append((*row, updated_at, cid))
     return filled, refused
 
 

@@ -148,8 +148,8 @@ def order_prefix() -> str:
     return Installation.load().order_prefix
 
 
-def record_decisions(decisions: Decisions) -> list[int]:
-    """Persist tier state and order intents together; return the trade ids, in order.
+def record_decisions(decisions: Decisions) -> None:
+    """Persist tier state and order intents together.
 
     One transaction: after a crash either a decision and its intent are both on disk, or
     neither is, and no tier can fire twice. Only what safety needs is written here, on the
@@ -158,19 +158,19 @@ def record_decisions(decisions: Decisions) -> list[int]:
     """
     with transaction.atomic(), connection.cursor() as cursor:
         decisions.state_rows.write(cursor)
-        return decisions.intent_rows.write(cursor)
+        decisions.intent_rows.write(cursor)
 
 
 @transaction.atomic
 def record_outcome(
     exchange: str,
     symbol: str,
-    results: list[tuple[int, OrderResult]],
+    results: list[tuple[str, OrderResult]],
     states: dict[LevelId, LevelState],
     events: list[TierFire | IgnoredCrossing],
 ) -> None:
-    """Each order's outcome on its trade row, the tier state after it (a refused entry was
-    never filled), and the level events of the batch."""
+    """Each order's outcome on its trade row, found by its client order id; the tier state
+    after it (a refused entry was never filled), and the level events of the batch."""
     if results:
         filled, refused_rows = sqlrows.outcome_rows(results, timezone.now())
         with connection.cursor() as cursor:
@@ -178,7 +178,7 @@ def record_outcome(
                 cursor.executemany(sqlrows.SET_FILLED, filled)
             if refused_rows:
                 cursor.executemany(sqlrows.SET_REFUSED, refused_rows)
-    refused = [trade_id for trade_id, result in results if result.status != FILLED]
+    refused = [cid for cid, result in results if result.status != FILLED]
     if refused:
         _record_refusals(refused)
     save_states(states)
@@ -188,7 +188,7 @@ def record_outcome(
             cursor.executemany(sqlrows.INSERT_EVENT, rows)
 
 
-def _record_refusals(trade_ids: list[int]) -> None:
+def _record_refusals(client_order_ids: list[str]) -> None:
     """An entry the exchange refused goes on its level's timeline, with the exchange's reason."""
     LevelEvent.objects.bulk_create(
         LevelEvent(
@@ -204,7 +204,7 @@ def _record_refusals(trade_ids: list[int]) -> None:
             detail=trade.error[:255],
             event_ts_ms=trade.event_ts_ms,
         )
-        for trade in Trade.objects.filter(pk__in=trade_ids, level__isnull=False)
+        for trade in Trade.objects.filter(client_order_id__in=client_order_ids, level__isnull=False)
     )
 
 
