@@ -73,9 +73,10 @@ class Decisions:
     """One batch's decisions to record before any order is sent: tier state and intents.
 
     Their statement parameters are built here, where the decision is made: on the event
-    loop's thread, which has just run the engine over the same objects and builds them about
-    twice as fast as the order thread, woken from idling, would. That thread then runs the
-    statements alone."""
+    loop's thread, which has just run the engine over the same objects, rather than on the
+    order thread, woken from idling, where the same work costs several times as much (the
+    whole transaction: 0.65 ms in a tight loop, 2.2 ms after 300 ms of idling, 11 intents).
+    That thread then runs the statements alone."""
 
     exchange: str
     symbol: str
