@@ -37,6 +37,10 @@ class OrderResult:
     error: str = ""
 
 
+# Orders' answers as the bot records them: each order's client id, with the exchange's answer.
+Answers = list[tuple[str, OrderResult]]
+
+
 @dataclass(frozen=True, slots=True)
 class PositionInfo:
     side: str

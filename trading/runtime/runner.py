@@ -31,7 +31,7 @@ from trading.engine import (
     SymbolEngine,
     TierFire,
 )
-from trading.exchange.base import FILLED, REJECTED, Exchange, OrderRequest, OrderResult
+from trading.exchange.base import FILLED, REJECTED, Answers, Exchange, OrderRequest, OrderResult
 from trading.feeds.base import Feed, Ticks
 from trading.models import FeedStatus, Trade
 from trading.notify import notify, texts
@@ -81,7 +81,7 @@ class SymbolRunner(PositionKeeping):
         # Client ids of orders decided and not yet settled in the database: recovery leaves
         # them alone (they are on their way, not lost), and a position read waits for them.
         self.unsettled: set[str] = set()
-        self.settling: set[asyncio.Task[list[tuple[str, OrderResult]]]] = set()
+        self.settling: set[asyncio.Task[Answers]] = set()
         self.resync_wanted = False  # a resync skipped while orders were out, due when they land
         # An intent that could not be written stops the symbol: its next batch raises this.
         self.failure: BaseException | None = None
@@ -234,7 +234,7 @@ class SymbolRunner(PositionKeeping):
                 await self._settle_lost(engine, lost)
 
     async def _settle_lost(self, engine: SymbolEngine, lost: list[Trade]) -> None:
-        results: list[tuple[str, OrderResult]] = []
+        results: Answers = []
         for trade in lost:
             cid = trade.client_order_id
             result = await self.exchange.find_order(cid, self.symbol)
@@ -299,7 +299,7 @@ class SymbolRunner(PositionKeeping):
 
     def _act(
         self, engine: SymbolEngine, events: list[Any], arrived: float
-    ) -> asyncio.Task[list[tuple[str, OrderResult]]] | None:
+    ) -> asyncio.Task[Answers] | None:
         """Hand a batch's decisions to the order path (under the lock, without yielding, so
         that the writes queue in the engine's order): the intents and the tier state they
         changed to the database thread, each order to the exchange once its intent is
@@ -349,7 +349,7 @@ class SymbolRunner(PositionKeeping):
         sent: list[tuple[OrderIntent, str, Sent]],
         states: dict[LevelId, LevelState],
         events_done: list[TierFire | IgnoredCrossing],
-    ) -> list[tuple[str, OrderResult]]:
+    ) -> Answers:
         try:
             try:
                 if written is not None:
@@ -365,7 +365,7 @@ class SymbolRunner(PositionKeeping):
             for event in events:
                 if not isinstance(event, OrderIntent):
                     self._log_event(event)
-            results: list[tuple[str, OrderResult]] = []
+            results: Answers = []
             async with self.lock:
                 for (order, cid, _task), result in zip(sent, answers, strict=True):
                     if result is None:
@@ -409,7 +409,7 @@ class SymbolRunner(PositionKeeping):
     def _order_error(self, error: str) -> None:
         self.last_error = error
 
-    def _settle_done(self, task: asyncio.Task[list[tuple[str, OrderResult]]]) -> None:
+    def _settle_done(self, task: asyncio.Task[Answers]) -> None:
         self.settling.discard(task)
         if not task.cancelled() and (error := task.exception()) is not None:
             self.last_error = f"{type(error).__name__}: {error}"

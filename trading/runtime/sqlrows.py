@@ -18,7 +18,7 @@ from django.db import connection
 from django.db.backends.utils import CursorWrapper
 
 from trading.engine import SIDES, IgnoredCrossing, LevelId, LevelState, TierFire
-from trading.exchange.base import FILLED, OrderResult
+from trading.exchange.base import FILLED, Answers
 from trading.models import LevelEvent, Trade, TradeStatus
 from trading.numbers import decimal_of
 
@@ -164,7 +164,7 @@ class IntentRows:
 
 
 def outcome_rows(
-    results: list[tuple[str, OrderResult]], now: datetime
+    results: Answers, now: datetime
 ) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
     """Orders' outcomes as statement parameters: the filled, and the refused."""
     updated_at = connection.ops.adapt_datetimefield_value(now)

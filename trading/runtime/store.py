@@ -31,7 +31,7 @@ from trading.engine import (
     TierFire,
     Tiers,
 )
-from trading.exchange.base import FILLED, OrderResult
+from trading.exchange.base import FILLED, Answers
 from trading.models import (
     AccountRisk,
     BotSession,
@@ -166,7 +166,7 @@ def record_decisions(decisions: Decisions) -> None:
 def record_outcome(
     exchange: str,
     symbol: str,
-    results: list[tuple[str, OrderResult]],
+    results: Answers,
     states: dict[LevelId, LevelState],
     events: list[TierFire | IgnoredCrossing],
 ) -> None:
