@@ -28,10 +28,8 @@ if TYPE_CHECKING:
 
 # Several rows go in one statement, not one statement a row: each statement's steps hand the
 # interpreter over to the event loop and back, and in a burst that costs more than the SQL.
-SET_LAST_TRIGGERS = (
-    "UPDATE trading_level SET last_trigger_ms = CASE id {} END WHERE id IN ({})",
-    "WHEN %s THEN CAST(%s AS BIGINT)",
-)
+SET_LAST_TRIGGERS = "UPDATE trading_level SET last_trigger_ms = CASE id {} END WHERE id IN ({})"
+LAST_TRIGGER_WHEN = "WHEN %s THEN CAST(%s AS BIGINT)"
 UPSERT_TIER_STATES = """
     INSERT INTO trading_tierstate (level_id, side, fired_tiers, filled_size, cycle, updated_at)
     {}
@@ -105,9 +103,9 @@ class StateRows:
         """In the caller's transaction."""
         for start in range(0, len(self.triggers), ROWS_PER_STATEMENT):
             triggers = self.triggers[start : start + ROWS_PER_STATEMENT]
-            update, when = SET_LAST_TRIGGERS
+            whens = " ".join([LAST_TRIGGER_WHEN] * len(triggers))
             cursor.execute(
-                update.format(" ".join([when] * len(triggers)), ", ".join(["%s"] * len(triggers))),
+                SET_LAST_TRIGGERS.format(whens, ", ".join(["%s"] * len(triggers))),
                 [v for last_trigger_ms, pk in triggers for v in (pk, last_trigger_ms)]
                 + [pk for _, pk in triggers],
             )
