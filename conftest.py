@@ -73,3 +73,9 @@ def _fresh_cache() -> None:
     from django.core.cache import cache
 
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _journal_per_test(settings: LazySettings, tmp_path: Any) -> None:
+    """Each test's bots keep their order journals apart from every other test's."""
+    settings.JOURNAL_DIR = tmp_path / "journal"

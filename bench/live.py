@@ -91,6 +91,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         env = {k: v for k, v in os.environ.items() if k != "LEVELBOT_DEMO"}
         env["DATABASE_URL"] = f"sqlite:///{folder}/bench.sqlite3"
+        env["LEVELBOT_JOURNAL_DIR"] = f"{folder}/journal"
         scenario = levels_scenario("bybit", leverage=20)
         path = Path(folder) / "scenario.json"
         path.write_text(json.dumps(scenario))

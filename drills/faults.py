@@ -505,9 +505,7 @@ def drill(names: list[str], runs: int) -> dict[str, Any]:
                 fault = FAULTS[name]
                 results[name].append(play(name, fault, templates[fault.flat], each))
                 if each.exists():
-                    for path in each.iterdir():
-                        path.unlink()
-                    each.rmdir()
+                    shutil.rmtree(each)
         failed = [r for rs in results.values() for r in rs if "kept" in r]
         if failed:  # the logs and database of a failed run outlive the temporary folder
             saved = ROOT / "var" / "drills" / "faults-failed"

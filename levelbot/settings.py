@@ -1,7 +1,8 @@
 """Django settings for levelbot.
 
 Deployment settings come from the environment only (see README.md): DATABASE_URL, SECRET_KEY,
-DEBUG, ALLOWED_HOSTS, CSRF_TRUSTED_ORIGINS, REDIS_URL, LEVELBOT_DEMO, LEVELBOT_HTTPS, LOG_LEVEL.
+DEBUG, ALLOWED_HOSTS, CSRF_TRUSTED_ORIGINS, REDIS_URL, LEVELBOT_DEMO, LEVELBOT_HTTPS, LOG_LEVEL,
+LEVELBOT_JOURNAL_DIR.
 Settings a trader tunes while the bot runs live in the BotSettings row instead.
 """
 
@@ -20,6 +21,8 @@ from levelbot.env import (
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
+# Each traded symbol's order journal (trading/runtime/journal.py), on the bot's own machine.
+JOURNAL_DIR = Path(os.environ.get("LEVELBOT_JOURNAL_DIR") or VAR_DIR / "journal")
 
 DEBUG = env_bool("DEBUG")
 DEMO = env_bool("LEVELBOT_DEMO")

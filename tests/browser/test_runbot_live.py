@@ -23,6 +23,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.core.management import call_command
 from django.db import connection
 
@@ -69,6 +70,7 @@ def bot_env(database: Path) -> dict[str, str]:
     drop = {"DATABASE_URL", "LEVELBOT_DEMO", "REDIS_URL"}  # the pages poll: no live push
     env = {k: v for k, v in os.environ.items() if k not in drop}
     env["DATABASE_URL"] = f"sqlite:///{database}"
+    env["LEVELBOT_JOURNAL_DIR"] = str(settings.JOURNAL_DIR)  # this test's own
     env["LOG_LEVEL"] = "INFO"
     return env
 

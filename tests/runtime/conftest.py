@@ -25,6 +25,7 @@ class BotDatabase:
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "LEVELBOT_DEMO"}}
         env["DATABASE_URL"] = f"sqlite:///{self.path}"
+        env["LEVELBOT_JOURNAL_DIR"] = str(self.path.with_name("journal"))  # beside its database
         env["LOG_LEVEL"] = "INFO"
         return env
 

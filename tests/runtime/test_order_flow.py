@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import threading
 
 import pytest
@@ -15,6 +16,8 @@ from trading.exchange.base import OrderRequest, OrderResult
 from trading.exchange.paper import PaperExchange
 from trading.models import Trade
 from trading.runtime import database, store
+from trading.runtime.journal import Journal
+from trading.runtime.runner import SymbolRunner
 
 pytestmark = pytest.mark.django_db(transaction=True)
 __all__ = ["symbol"]  # the fixture, used by name
@@ -247,72 +250,124 @@ def test_an_entry_filled_in_part_counts_only_that_part(symbol):
 
 class CheckingExchange(PaperExchange):
     """The paper exchange, noting for each order whether its intent was in the database when
-    the order arrived (read on a connection of its own)."""
+    the order arrived (read on a connection of its own), and in the symbol's journal."""
 
     def __init__(self, name: str) -> None:
         super().__init__(name)
         self.intent_written: list[bool] = []
+        self.intent_journalled: list[bool] = []
+        self.runner: SymbolRunner | None = None
 
     async def place_order(self, order: OrderRequest) -> OrderResult:
         written = Trade.objects.filter(client_order_id=order.client_order_id).exists
         self.intent_written.append(await database.house.call(written))
+        assert self.runner is not None and self.runner.journal is not None
+        journal = self.runner.journal.path.read_text()
+        self.intent_journalled.append(f'"{order.client_order_id}"' in journal)
         return await super().place_order(order)
 
 
-def test_the_engine_takes_the_next_batch_while_the_intents_are_written(symbol):
+def test_orders_go_out_journalled_while_the_database_is_held_up(symbol):
     make_level("200")
     exchange = CheckingExchange(EXCHANGE)
     gate = threading.Event()
 
     async def scenario():
-        runner = runner_for(exchange)
+        runner = exchange.runner = runner_for(exchange)
         await runner.start()
         busy = database.orders.submit(gate.wait, 10)  # the order path's database, held up
         await runner.process(ticks(195, 196.5))  # LONG tier 1
         await runner.process(ticks(198.5, start=2000))  # tier 2
+        await until(lambda: len(exchange.intent_written) == 2, "both orders out")
         decided = runner.engine.level_state(runner.engine.level_ids[0]).side(LONG).fired
-        sent_while_held = len(exchange.intent_written)
-        await asyncio.sleep(0.2)
         gate.set()
         await busy
         await runner.settled()
-        return decided, sent_while_held, runner.flow.latency_summary()
+        caught_up = runner.journal.caught_up
+        runner.close_journal()
+        return decided, caught_up, runner.journal.path, runner.flow.latency_summary()
 
-    decided, sent_while_held, latency = asyncio.run(scenario())
-    # The wait shows in the tick-to-order latency, as the intent's write.
+    decided, caught_up, path, latency = asyncio.run(scenario())
     assert latency["orders"] == 2
-    assert latency["latency_p99_ms"] >= latency["intent_write_p99_ms"] >= 200
-    assert latency["decision_p99_ms"] < 200
-    assert list(decided) == [1, 2]  # both batches decided while nothing could be written
-    assert sent_while_held == 0  # and nothing went out before its intent was written
-    assert exchange.intent_written == [True, True]
+    assert latency["intent_write_p99_ms"] < 200  # the held database is not on the way
+    assert list(decided) == [1, 2]
+    assert exchange.intent_written == [False, False]  # out before the database had them
+    assert exchange.intent_journalled == [True, True]  # but never before the journal had them
+    assert caught_up and not path.exists()  # all recorded: the journal is removed at the stop
     assert list(Trade.objects.order_by("id").values_list("action", "status")) == [
         ("open", "filled"),
         ("add", "filled"),
     ]
 
 
-def test_an_intent_that_cannot_be_written_sends_nothing_and_stops_the_symbol(symbol, monkeypatch):
+def test_an_intent_not_journalled_sends_nothing_and_stops_the_symbol(symbol, monkeypatch):
     make_level("200")
     exchange = CheckingExchange(EXCHANGE)
 
-    def refused(decisions):
-        raise OperationalError("disk I/O error")
+    def disk_full(self, at, states, orders):
+        raise OSError(errno.ENOSPC, "No space left on device")
 
     async def scenario():
-        runner = runner_for(exchange)
+        runner = exchange.runner = runner_for(exchange)
         await runner.start()
-        monkeypatch.setattr(store, "record_decisions", refused)
-        await runner.process(ticks(195, 196.5))
-        await runner.settled()
-        with pytest.raises(OperationalError):
+        monkeypatch.setattr(Journal, "append", disk_full)
+        with pytest.raises(OSError):
+            await runner.process(ticks(195, 196.5))
+        with pytest.raises(OSError):
             await runner.process(ticks(198.5, start=2000))
+        await runner.settled()
+        runner.close_journal()
         return runner.unsettled
 
     unsettled = asyncio.run(scenario())
     assert exchange.intent_written == []  # nothing sent
     assert not unsettled
     assert not Trade.objects.exists()
+
+
+def test_an_intent_the_database_refuses_stops_the_symbol_and_the_next_start_records_it(
+    symbol, monkeypatch
+):
+    level = make_level("200")
+    exchange = CheckingExchange(EXCHANGE)
+
+    def refused(decisions):
+        raise OperationalError("disk I/O error")
+
+    async def first_run():
+        runner = exchange.runner = runner_for(exchange)
+        await runner.start()
+        with monkeypatch.context() as patch:
+            patch.setattr(store, "record_decisions", refused)
+            await runner.process(ticks(195, 196.5))  # tier 1: out, its intent not recorded
+            await runner.settled()
+        with pytest.raises(OperationalError):
+            await runner.process(ticks(198.5, start=2000))  # the symbol has stopped
+        runner.close_journal()
+        return runner.journal.path
+
+    path = asyncio.run(first_run())
+    assert exchange.intent_written == [False]  # the one order went out, journalled
+    assert not Trade.objects.exists()
+    assert path.exists()  # kept for the next start
+
+    async def second_run():
+        runner = exchange.runner = runner_for(exchange)
+        with capture_logs() as logs:
+            await runner.start()
+        await runner.settled()
+        runner.close_journal()
+        return runner, logs
+
+    runner, logs = asyncio.run(second_run())
+    read = next(line for line in logs if line["event"] == "journal read")
+    assert (read["entries"], read["recorded_now"]) == (1, 1)
+    assert list(Trade.objects.values_list("action", "tiers", "status")) == [
+        ("open", [1], "filled")  # found on the exchange by its client id: not sent again
+    ]
+    assert len(exchange.intent_written) == 1
+    assert list(runner.engine.level_state(level.pk).side(LONG).fired) == [1]
+    assert not path.exists()
 
 
 class HoldingAdds(PaperExchange):

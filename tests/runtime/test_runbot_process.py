@@ -174,3 +174,22 @@ def test_a_database_missing_migrations_is_a_clear_error_before_anything_starts(b
     assert result.returncode == 1
     assert "migration(s) not applied (trading.0001_initial, " in result.stderr
     assert "python manage.py migrate" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_second_bot_on_the_same_symbol_trades_nothing_and_says_why(bot_db):
+    bot_db.setup(scenario(ETH))
+    first = bot_db.runbot(*replay_args(ETH, 20))
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not trades(bot_db):
+        time.sleep(0.05)
+    assert trades(bot_db), "the first bot never traded"
+    second = bot_db.runbot(*replay_args(ETH, 20), "--run-for", "3")
+    out, err = second.communicate(timeout=60)
+    first.send_signal(signal.SIGTERM)
+    first.communicate(timeout=30)
+    assert second.returncode == 0, err
+    (refused,) = [e for e in log_events(out) if e["event"] == "symbol not started"]
+    assert "Another bot is trading this symbol" in str(refused["why"])
+    assert not any(e["event"] == "symbol started" for e in log_events(out))
+    ids = [t["client_order_id"] for t in trades(bot_db)]
+    assert len(ids) == len(set(ids))

@@ -7,6 +7,7 @@ import json
 import time
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from django.db import DEFAULT_DB_ALIAS, connections
@@ -16,6 +17,7 @@ from trading.engine import LONG, SHORT, RiskLimits
 from trading.exchange.base import REJECTED, OrderRequest, OrderResult, PositionInfo
 from trading.exchange.paper import PaperExchange
 from trading.models import BotSettings, FeedStatus, Level, LevelEvent, TierState, Trade
+from trading.runtime.journal import parse
 from trading.runtime.runner import SymbolRunner
 from trading.services import (
     level_create,
@@ -220,7 +222,9 @@ def test_restart_settles_an_unsent_intent_once(symbol):
     exchange = PaperExchange(EXCHANGE)
 
     async def scenario():
-        await runner_for(exchange).start()
+        first = runner_for(exchange)
+        await first.start()
+        first.close_journal()  # as the bot does at its stop
         await runner_for(exchange).start()  # a second restart finds it filled, sends nothing
 
     asyncio.run(scenario())
@@ -284,47 +288,57 @@ def test_kill_switch_and_risk_limits_reach_the_running_bot_on_reload(symbol):
     assert TierState.objects.get(level=level, side=SHORT).fired_tiers == [1]
 
 
-class CommitCheckingExchange(PaperExchange):
-    """The paper exchange, which first looks through a database connection of its own at
-    what is committed when an order reaches it."""
+class RestartViewExchange(PaperExchange):
+    """The paper exchange, which first looks at what a restart would find when an order
+    reaches it: what is committed in the database (through a connection of its own), with
+    the journal's entries that the database does not hold yet."""
 
     def __init__(self, name: str) -> None:
         super().__init__(name)
         self.seen: list[tuple[OrderRequest, dict[str, object]]] = []
+        self.journal: Path | None = None
 
     async def place_order(self, order: OrderRequest) -> OrderResult:
-        committed = await asyncio.to_thread(committed_for, order.client_order_id)
-        self.seen.append((order, committed))
+        assert self.journal is not None
+        found = await asyncio.to_thread(restart_view, order.client_order_id, self.journal)
+        self.seen.append((order, found))
         return await super().place_order(order)
 
 
-def committed_for(client_order_id: str) -> dict[str, object]:
-    """The intent's status, every tier state and every level's last trigger, as another
-    connection sees them: only what is committed."""
+def restart_view(client_order_id: str, journal: Path) -> dict[str, object]:
+    """The intent's status, every tier state and every level's last trigger, as a restart
+    would have them: committed, then the journal's entries not committed, in their order."""
     other = connections.create_connection(DEFAULT_DB_ALIAS)
     try:
         with other.cursor() as cursor:
-            cursor.execute(
-                "SELECT status FROM trading_trade WHERE client_order_id = %s", [client_order_id]
-            )
-            status = cursor.fetchone()
+            cursor.execute("SELECT client_order_id, status FROM trading_trade")
+            statuses = dict(cursor.fetchall())
             cursor.execute("SELECT level_id, side, fired_tiers, cycle FROM trading_tierstate")
             states = {(pk, side): (json.loads(fired), cycle) for pk, side, fired, cycle in cursor}
             cursor.execute("SELECT id, last_trigger_ms FROM trading_level")
             triggers = dict(cursor.fetchall())
     finally:
         other.close()
-    return {"status": status and status[0], "states": states, "triggers": triggers}
+    for entry in parse(journal.read_bytes(), journal):
+        if entry.orders[0][1] in statuses:
+            continue  # committed already
+        for pk, state in entry.states.items():
+            triggers[pk] = state.last_trigger_ms
+            for side in (LONG, SHORT):
+                states[pk, side] = (list(state.side(side).fired), state.side(side).cycle)
+        statuses.update((cid, "intent") for _, cid in entry.orders)
+    return {"status": statuses.get(client_order_id), "states": states, "triggers": triggers}
 
 
-def test_no_order_reaches_the_exchange_before_its_intent_and_tier_state_are_committed(symbol):
+def test_no_order_reaches_the_exchange_before_a_restart_would_find_its_intent_and_state(symbol):
     low, high = make_level("200"), make_level("210")
     BotSettings.objects.update(sentiment_enabled=True, sentiment_window_s=60)
-    exchange = CommitCheckingExchange(EXCHANGE)
+    exchange = RestartViewExchange(EXCHANGE)
 
     async def scenario():
         runner = runner_for(exchange)
         await runner.start()
+        exchange.journal = runner.journal.path
         await runner.process([(0, 215.0, 0.0), (1000, 213.5, -1.0)])  # high's SHORT tier 1
         await runner.settled()
         await runner.process([(2000, 203.5, -1.0)])  # low's SHORT tier 1
@@ -342,7 +356,7 @@ def test_no_order_reaches_the_exchange_before_its_intent_and_tier_state_are_comm
     (_, at_high), (_, at_low), (_, at_close) = exchange.seen
     assert (at_high["states"][high.pk, SHORT], at_high["triggers"][high.pk]) == (([1], 0), 1000)
     assert (at_low["states"][low.pk, SHORT], at_low["triggers"][low.pk]) == (([1], 0), 2000)
-    # A close resets every level of its side: all of it is on disk before the close goes out.
+    # A close resets every level of its side: all of it is on record before the close goes out.
     assert at_close["states"][high.pk, SHORT] == at_close["states"][low.pk, SHORT] == ([], 1)
     assert set(Trade.objects.values_list("status", flat=True)) == {"filled"}
 

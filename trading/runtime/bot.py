@@ -32,6 +32,7 @@ from trading.notify.notification import settle_currency
 from trading.runtime import database, store
 from trading.runtime.dailyloss import DailyLoss, Outcome
 from trading.runtime.funding import follow_funding, funding_since
+from trading.runtime.journal import JournalError
 from trading.runtime.publish import Publisher
 from trading.runtime.runner import SymbolNotReady, SymbolRunner
 from trading.runtime.venues import VenueError, Venues, live_config
@@ -208,6 +209,9 @@ class Bot:
             except SymbolNotReady as e:
                 log.warning("symbol not started", exchange=exchange_id, symbol=symbol, why=str(e))
                 continue
+            except JournalError as e:
+                await self._refuse(pair, str(e))
+                continue
             if isinstance(feed, LiveFeed):
                 feed.on_reconnect = runner.resync_positions  # REST is the source of truth
             self.runners[pair] = runner
@@ -362,6 +366,7 @@ class Bot:
             await runner.settled()  # the orders on their way are answered and recorded
             await runner.save_events()
             await runner.flush_status()
+            runner.close_journal()
             runner.log.info("symbol stopped", ticks=runner.ticks, **runner.flow.latency_summary())
         await self.venues.close()
         if self.session_id is not None:

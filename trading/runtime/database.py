@@ -1,15 +1,15 @@
 """The bot's database threads: one for the order path, one for everything else.
 
-Each is one thread with its own connection. The order path (`orders`: intents, outcomes, tier
-state) never queues behind the bot's housekeeping (`house`: reloads, status, heartbeats, the
-daily loss tally, funding), which can take 10-15 ms a call. On the order path's thread, the
-bot's own records go strictly in the order they were asked (`submit` hands a call over at
-once, not when the caller next yields), so that the database takes every write of tier state
-in the order the engine made it; the paper account's work (`later=True`), which writes no tier
-state, waits behind them, so that a burst of paper fills does not hold up the next intent. It
-is handed over once the event loop's turn is done: the thread then wakes once for a batch's
-orders, after they are all sent, instead of filling each while the next is being sent (the two
-share the interpreter).
+Each is one thread with its own connection. The order path (`orders`: intents, already in the
+symbol's journal, outcomes, tier state) never queues behind the bot's housekeeping (`house`:
+reloads, status, heartbeats, the daily loss tally, funding), which can take 10-15 ms a call.
+On the order path's thread, the bot's own records go strictly in the order they were asked
+(`submit` hands a call over at once, not when the caller next yields), so that the database
+takes every write of tier state in the order the engine made it; the paper account's work
+(`later=True`), which writes no tier state, waits behind them, so that a burst of paper fills
+does not hold up the next intent. It is handed over once the event loop's turn is done: the
+thread then wakes once for a batch's orders, after they are all sent, instead of filling each
+while the next is being sent (the two share the interpreter).
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """A symbol's orders between the written intent and the exchange's answer.
 
-Orders go out without holding up the ticks behind them: each waits for its intent's write and
-then for its answer while the engine goes on with the next batch, whose orders may go out too.
-No order goes out before its intent is written. What the exchange must see
+Orders go out without holding up the ticks behind them: each waits for its answer while the
+engine goes on with the next batch, whose orders may go out too. No order goes out before its
+intent is in the symbol's journal (`journal.py`). What the exchange must see
 in order is kept so, per position side (hedge mode keeps the two sides apart): a close goes
 out once every order before it on its side is answered, and an entry waits for a close before
 it on its side; entries beside each other go out at once.
@@ -45,13 +45,12 @@ class OrderFlow:
         # (`Latency.total`) and its parts.
         self.latencies_ms: deque[Latency] = deque(maxlen=10_000)
 
-    def send(
-        self, order: OrderIntent, cid: str, arrived: float, written: asyncio.Future[Any]
-    ) -> Sent:
-        """Start sending an order once `written` (its intent's write) is done; the task gives
-        its result, or None when the answer never came (the intent then stays for recovery)
-        or the intent could not be written (the order never goes out). No garbage collection
-        comes in between the decision and the answer (a full one takes 40-80 ms)."""
+    def send(self, order: OrderIntent, cid: str, times: tuple[float, float, float]) -> Sent:
+        """Start sending an order whose intent is journalled; `times` are when its tick
+        arrived, when the decision was made and when it was journalled (`perf_counter`). The
+        task gives its result, or None when the answer never came (the intent then stays for
+        recovery). No garbage collection comes in between the decision and the answer (a full
+        one takes 40-80 ms)."""
         flying = self.in_flight.setdefault(order.side, set())
         if order.action == "close":
             before = list(flying)
@@ -59,8 +58,7 @@ class OrderFlow:
             close = self.closing.get(order.side)
             before = [close] if close is not None and not close.done() else []
         collections_deferred.hold()
-        decided = time.perf_counter()
-        task = asyncio.create_task(self._send(order, cid, (arrived, decided), written, before))
+        task = asyncio.create_task(self._send(order, cid, times, before))
         task.add_done_callback(collections_deferred.release)
         flying.add(task)
         task.add_done_callback(flying.discard)
@@ -72,25 +70,19 @@ class OrderFlow:
         self,
         order: OrderIntent,
         cid: str,
-        times: tuple[float, float],
-        written: asyncio.Future[Any],
+        times: tuple[float, float, float],
         before: list[Sent],
     ) -> OrderResult | None:
-        try:
-            await asyncio.shield(written)
-        except Exception:
-            return None  # the intent was not written: the order does not go out
-        intent_written = time.perf_counter()
         if before:
             await asyncio.wait(before)
         request = OrderRequest(
             self.exchange_id, self.symbol, order.side, order.action, order.size, order.price, cid
         )
-        arrived, decided = times
+        arrived, decided, journalled = times
         latency = Latency(
             (time.perf_counter() - arrived) * 1000,
             (decided - arrived) * 1000,
-            (intent_written - decided) * 1000,
+            (journalled - decided) * 1000,
         )
         self.latencies_ms.append(latency)
         started = time.perf_counter()
@@ -122,7 +114,7 @@ class OrderFlow:
     def latency_summary(self) -> dict[str, float | int | None]:
         """Tick-to-order latency: a tick's arrival to each of its orders reaching the exchange;
         with the 99th percentiles of its parts: up to the decision (the tick waiting for its
-        batch's turn, and the engine), and the intent's write."""
+        batch's turn, and the engine), and the intents' journalling."""
         if not self.latencies_ms:
             return {"orders": 0, "latency_p50_ms": None, "latency_p99_ms": None}
         samples = self.latencies_ms
@@ -147,4 +139,4 @@ class Latency(NamedTuple):
 
     total: float  # to the exchange adapter
     to_decision: float  # to the batch's decision: waiting for its turn, and the engine
-    intent_write: float  # from the decision until its intent was written
+    intent_write: float  # from the decision until its intent was journalled

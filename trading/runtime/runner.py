@@ -1,12 +1,13 @@
 """One (exchange, symbol) in the running bot: its feed, its engine, its orders.
 
 Work is strictly in order per symbol: a batch of ticks goes through the engine; its decisions
-(the tier state they changed, order intents with their client ids) are handed to the order
-path's database thread, to be written in one transaction; each order goes to the exchange once
-its intent is written, and its outcome and the batch's level events are written after. The
-engine never waits for the database: the next batch runs while the last one's intents are
-being written. Every write of tier state goes through that one thread in the order the engine
-made it. A lock keeps a reload from changing the engine while a batch is being decided.
+(the tier state they changed, order intents with their client ids) go into the symbol's journal
+(`journal.py`), then to the order path's database thread, to be written in one transaction;
+each order goes to the exchange once its intent is journalled, and its outcome and the batch's
+level events are written after. The engine never waits for the database: the next batch runs
+while the last one's intents are being written. Every write of tier state goes through that
+one thread in the order the engine made it. A lock keeps a reload from changing the engine
+while a batch is being decided.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from datetime import timedelta
 from typing import Any
 
 import structlog
+from django.conf import settings
 from django.utils import timezone
 
 from trading.engine import (
@@ -39,6 +41,7 @@ from trading.numbers import decimal_of
 from trading.runtime import database, store
 from trading.runtime.clientid import client_order_id
 from trading.runtime.gcpause import collections_deferred
+from trading.runtime.journal import Journal, journal_path
 from trading.runtime.orders import OrderFlow, Sent
 from trading.runtime.positions import SIZE_TOLERANCE, PositionKeeping
 from trading.runtime.publish import Publisher
@@ -75,6 +78,7 @@ class SymbolRunner(PositionKeeping):
         self.publisher = publisher or Publisher(None)
         self.lock = asyncio.Lock()
         self.engine: SymbolEngine | None = None
+        self.journal: Journal | None = None  # taken by `start`, released by `close_journal`
         self.tiers_key = 0
         self.entries_paused = False  # the kill switch, as last read
         self.orders_decided = 0  # batches that sent orders: a resync's read must not predate one
@@ -113,6 +117,31 @@ class SymbolRunner(PositionKeeping):
     # -- start and reload ----------------------------------------------------------------
 
     async def start(self) -> None:
+        """Take the symbol's journal (another bot holding it stops this one with
+        `JournalError`), record what it holds that the database does not, then load the levels
+        and their tier state and settle what was left on its way."""
+        path = journal_path(settings.JOURNAL_DIR, self.prefix, self.exchange_id, self.symbol)
+        self.journal = Journal.open(path)
+        try:
+            if self.journal.entries:
+                written = await database.orders.call(
+                    store.record_journal, self.exchange_id, self.symbol, self.journal.entries
+                )
+                self.log.info(
+                    "journal read", entries=len(self.journal.entries), recorded_now=written
+                )
+                self.journal.clear()
+            await self._load()
+        except BaseException:
+            self.close_journal()
+            raise
+
+    def close_journal(self) -> None:
+        """At the stop: the journal is released, and removed if the database holds it all."""
+        if self.journal is not None:
+            self.journal.close()
+
+    async def _load(self) -> None:
         snapshot = await database.house.call(store.load_symbol, self.exchange_id, self.symbol)
         if snapshot.tiers is None or snapshot.tiers_key is None:
             raise SymbolNotReady(
@@ -321,19 +350,30 @@ class SymbolRunner(PositionKeeping):
         written: asyncio.Future[None] | None = None
         sent: list[tuple[OrderIntent, str, Sent]] = []
         if orders:
+            assert self.journal is not None
             self.orders_decided += 1  # a position read begun before this is out of date
+            decided = time.perf_counter()
             decisions = store.Decisions(
                 self.exchange_id,
                 self.symbol,
                 states,
                 [(o, client_order_id(self.prefix, o, symbol_key=self.tiers_key)) for o in orders],
             )
+            try:
+                self.journal.append(decisions.at, decisions.states, decisions.orders)
+            except OSError as e:
+                # Nothing goes out, and nothing more will: the symbol stops here.
+                self.failure = e
+                self.log.error("order journal not written", error=str(e))
+                raise
+            times = (arrived, decided, time.perf_counter())
             # Unsettled from here: a position read begun while the intents are written would
             # count their fills, which it cannot have seen.
             self.unsettled.update(cid for _, cid in decisions.orders)
             written = database.orders.submit(store.record_decisions, decisions)
+            written.add_done_callback(self._intents_recorded)
             for order, cid in decisions.orders:
-                sent.append((order, cid, self.flow.send(order, cid, arrived, written)))
+                sent.append((order, cid, self.flow.send(order, cid, times)))
         settle = asyncio.create_task(
             self._settle(engine, events, written, sent, states, events_done)
         )
@@ -355,7 +395,8 @@ class SymbolRunner(PositionKeeping):
                 if written is not None:
                     await asyncio.shield(written)
             except BaseException as e:
-                # Nothing went out (each order waits for its intent); nothing more will.
+                # The orders went out; their intents stay in the journal, which the next start
+                # records before recovery settles their orders. No order goes out after these.
                 self.failure = e
                 await asyncio.gather(*(task for *_, task in sent), return_exceptions=True)
                 raise
@@ -405,6 +446,10 @@ class SymbolRunner(PositionKeeping):
         if self.resync_wanted and not self.unsettled:
             await self.resync_positions()
         return results
+
+    def _intents_recorded(self, written: asyncio.Future[None]) -> None:
+        if self.journal is not None and not written.cancelled() and written.exception() is None:
+            self.journal.recorded()
 
     def _order_error(self, error: str) -> None:
         self.last_error = error

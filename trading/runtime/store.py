@@ -11,7 +11,7 @@ import os
 import socket
 import uuid
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.db import connection, transaction
@@ -49,6 +49,7 @@ from trading.models import (
 )
 from trading.runtime import sqlrows
 from trading.runtime.dailyloss import Outcome
+from trading.runtime.journal import Entry
 
 
 @dataclass(frozen=True)
@@ -82,13 +83,13 @@ class Decisions:
     symbol: str
     states: dict[LevelId, LevelState]
     orders: list[tuple[OrderIntent, str]] = field(default_factory=list)
+    at: datetime = field(default_factory=timezone.now)
     state_rows: sqlrows.StateRows = field(init=False, repr=False)
     intent_rows: sqlrows.IntentRows = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        now = timezone.now()
-        self.state_rows = sqlrows.StateRows.of(self.states, now)
-        self.intent_rows = sqlrows.IntentRows.of(self, now)
+        self.state_rows = sqlrows.StateRows.of(self.states, self.at)
+        self.intent_rows = sqlrows.IntentRows.of(self, self.at)
 
 
 def _state_of(sides: dict[str, SideState], last_trigger_ms: int | None) -> LevelState:
@@ -214,6 +215,25 @@ def save_states(states: dict[LevelId, LevelState]) -> None:
     rows = sqlrows.StateRows.of(states, timezone.now())
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:
         rows.write(cursor)
+
+
+def record_journal(exchange: str, symbol: str, entries: list[Entry]) -> int:
+    """The journal's entries that the database does not hold, written as the bot would have
+    written them, in their order; returns how many. An entry's intents are recorded all or
+    none (one transaction each), so one of its client ids tells."""
+    cids = [cid for entry in entries for _, cid in entry.orders]
+    held: set[str] = set()
+    for start in range(0, len(cids), 500):
+        held.update(
+            Trade.objects.filter(client_order_id__in=cids[start : start + 500]).values_list(
+                "client_order_id", flat=True
+            )
+        )
+    missing = [entry for entry in entries if entry.orders and entry.orders[0][1] not in held]
+    with transaction.atomic():
+        for entry in missing:
+            record_decisions(Decisions(exchange, symbol, entry.states, entry.orders, entry.at))
+    return len(missing)
 
 
 def pending_trades(exchange: str, symbol: str) -> list[Trade]:
