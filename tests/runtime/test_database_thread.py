@@ -26,23 +26,24 @@ def test_calls_run_in_the_order_asked_and_later_ones_after_them():
     assert ran == ["intent 1", "intent 2", "paper fill"]
 
 
-def test_later_work_reaches_the_thread_only_once_the_loops_turn_is_done():
-    """A batch's orders are all sent before the paper account's thread starts filling them:
-    the two share the interpreter, and a fill running beside the sends slows them."""
-    thread = DatabaseThread("test-later")
+def test_calls_reach_the_thread_only_once_the_loops_turn_is_done():
+    """A batch's orders are all sent before the thread records their intents or fills them:
+    the two share the interpreter, and a write running beside the sends slows them."""
+    thread = DatabaseThread("test-turn")
     ran: list[str] = []
 
     async def main() -> tuple[list[str], list[str]]:
+        recorded = thread.submit(ran.append, "intents")
         filled = thread.submit(ran.append, "fill", later=True)
-        # Still in the same turn of the loop: the thread, idle, has not been given the call.
+        # Still in the same turn of the loop: the thread, idle, has not been given the calls.
         threading.Event().wait(0.05)
         during_turn = list(ran)
-        await filled
+        await asyncio.gather(recorded, filled)
         return during_turn, list(ran)
 
     during_turn, after = asyncio.run(main())
     assert during_turn == []
-    assert after == ["fill"]
+    assert after == ["intents", "fill"]
 
 
 def test_a_failing_call_gives_its_error_and_the_thread_goes_on():

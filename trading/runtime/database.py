@@ -3,13 +3,13 @@
 Each is one thread with its own connection. The order path (`orders`: intents, already in the
 symbol's journal, outcomes, tier state) never queues behind the bot's housekeeping (`house`:
 reloads, status, heartbeats, the daily loss tally, funding), which can take 10-15 ms a call.
-On the order path's thread, the bot's own records go strictly in the order they were asked
-(`submit` hands a call over at once, not when the caller next yields), so that the database
-takes every write of tier state in the order the engine made it; the paper account's work
-(`later=True`), which writes no tier state, waits behind them, so that a burst of paper fills
-does not hold up the next intent. It is handed over once the event loop's turn is done: the
-thread then wakes once for a batch's orders, after they are all sent, instead of filling each
-while the next is being sent (the two share the interpreter).
+A call reaches its thread once the event loop's turn is done, with every other call made in
+that turn: the thread then wakes once for a batch, after its orders have gone out, instead of
+taking the interpreter from the loop while they are being sent. On the order path's thread, the
+bot's own records go strictly in the order they were asked, so that the database takes every
+write of tier state in the order the engine made it; the paper account's work (`later=True`),
+which writes no tier state, waits behind them, so that a burst of paper fills does not hold up
+the next intent.
 """
 
 from __future__ import annotations
@@ -37,21 +37,19 @@ class DatabaseThread:
         self.order = itertools.count()  # first come, first served within a priority
         self.thread: threading.Thread | None = None
         self.starting = threading.Lock()
-        self.deferred: list[Job] = []  # calls made `later`, until the loop's turn is done
+        self.deferred: list[Job] = []  # calls made in this turn of the event loop
 
     def submit(
         self, fn: Callable[..., T], *args: Any, later: bool = False, **kwargs: Any
     ) -> asyncio.Future[T]:
-        """Hand the call over now; the future gives its result. A call made `later` is
-        handed over once the event loop's turn is done, and waits until no other is queued."""
+        """Hand the call over once the event loop's turn is done; the future gives its result.
+        Calls run in the order they were made, except that one made `later` waits until no
+        other is queued."""
         future: Future[T] = Future()
         call = functools.partial(fn, *args, **kwargs)
-        if later:
-            if not self.deferred:
-                asyncio.get_running_loop().call_soon(self._hand_over)
-            self.deferred.append((1, next(self.order), future, call))
-        else:
-            self.jobs.put((0, next(self.order), future, call))
+        if not self.deferred:
+            asyncio.get_running_loop().call_soon(self._hand_over)
+        self.deferred.append((1 if later else 0, next(self.order), future, call))
         if self.thread is None:
             self._start()
         return asyncio.wrap_future(future)

@@ -370,10 +370,11 @@ class SymbolRunner(PositionKeeping):
             # Unsettled from here: a position read begun while the intents are written would
             # count their fills, which it cannot have seen.
             self.unsettled.update(cid for _, cid in decisions.orders)
-            written = database.orders.submit(store.record_decisions, decisions)
-            written.add_done_callback(self._intents_recorded)
             for order, cid in decisions.orders:
                 sent.append((order, cid, self.flow.send(order, cid, times)))
+            # Asked after the sends, so that the order thread wakes once they have gone out.
+            written = database.orders.submit(store.record_decisions, decisions)
+            written.add_done_callback(self._intents_recorded)
         settle = asyncio.create_task(
             self._settle(engine, events, written, sent, states, events_done)
         )
