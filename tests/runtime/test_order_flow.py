@@ -304,7 +304,7 @@ def test_an_intent_not_journalled_sends_nothing_and_stops_the_symbol(symbol, mon
     make_level("200")
     exchange = CheckingExchange(EXCHANGE)
 
-    def disk_full(self, at, states, orders):
+    def disk_full(self, decisions):
         raise OSError(errno.ENOSPC, "No space left on device")
 
     async def scenario():

@@ -319,7 +319,7 @@ def restart_view(client_order_id: str, journal: Path) -> dict[str, object]:
             triggers = dict(cursor.fetchall())
     finally:
         other.close()
-    for entry in parse(journal.read_bytes(), journal):
+    for entry in parse(journal.read_bytes(), journal, EXCHANGE, SYMBOL):
         if entry.orders[0][1] in statuses:
             continue  # committed already
         for pk, state in entry.states.items():

@@ -16,6 +16,7 @@ from trading.engine import LONG, SHORT, LevelState, OrderIntent, SideState
 from trading.models import Level, TierState, Trade
 from trading.numbers import decimal_of
 from trading.runtime import sqlrows, store
+from trading.runtime.journal import Decisions
 from trading.services import level_create, level_delete
 
 pytestmark = pytest.mark.django_db
@@ -54,7 +55,7 @@ def test_intents_are_stored_as_the_orm_stores_them():
     before = timezone.now()
     cids = ["tst001E1S641", "tst001C1L1X"]
     orders = [(entry, cids[0]), (close, cids[1])]
-    store.record_decisions(store.Decisions(EXCHANGE, SYMBOL, {level.pk: fired}, orders))
+    store.record_decisions(Decisions(EXCHANGE, SYMBOL, {level.pk: fired}, orders))
     after = timezone.now()
     # The same intents through the ORM, as record_decisions wrote them before.
     reference = Trade.objects.bulk_create(
@@ -175,7 +176,7 @@ def test_a_level_deleted_since_the_decision_is_skipped_and_its_trade_keeps_its_k
         (OrderIntent(7000, kept.pk, LONG, "open", (1,), 0.5, 196.0, "tier", 0), "tst001E1L10"),
         (OrderIntent(7000, gone, LONG, "open", (1,), 0.5, 294.0, "tier", 0), "tst001E2L10"),
     ]
-    store.record_decisions(store.Decisions(EXCHANGE, SYMBOL, {kept.pk: fired, gone: fired}, orders))
+    store.record_decisions(Decisions(EXCHANGE, SYMBOL, {kept.pk: fired, gone: fired}, orders))
     trades = [Trade.objects.get(client_order_id=cid) for _, cid in orders]
     assert [(t.level_id, t.level_key) for t in trades] == [
         (kept.pk, str(kept.pk)),
@@ -191,6 +192,7 @@ from decimal import Decimal
 from trading.engine import LevelState, OrderIntent, SideState
 from trading.models import Level, TierState, Trade
 from trading.runtime import store
+from trading.runtime.journal import Decisions
 from trading.services import level_create
 level = level_create(exchange="bybit", symbol="ETH/USDT:USDT", level_price=Decimal("200"),
                      base_size=Decimal("0.5"), leverage=5, cool_down_ms=0)
@@ -200,7 +202,7 @@ other = level_create(exchange="bybit", symbol="ETH/USDT:USDT", level_price=Decim
 store.save_states({other.pk: LevelState(None, SideState((1,), 0.5, 1), SideState())})
 entry = OrderIntent(1000, level.pk, "SHORT", "add", (2,), 0.5, 203.5, "tier", 2)
 close = OrderIntent(1000, None, "LONG", "close", (), 0.25, 203.5, "sentiment_exit", 0)
-store.record_decisions(store.Decisions(
+store.record_decisions(Decisions(
     "bybit", "ETH/USDT:USDT", {level.pk: state, 999: state}, [(entry, "a1"), (close, "a2")]))
 store.save_states({level.pk: LevelState(1500, SideState(), SideState((1, 2, 3), 2.0, 2))})
 print(json.dumps({

@@ -22,8 +22,8 @@ import hashlib
 import json
 import os
 import re
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -39,12 +39,15 @@ class JournalError(Exception):
 
 
 @dataclass(frozen=True)
-class Entry:
-    """One batch's decisions as journalled: when, the tier state it changed, its orders."""
+class Decisions:
+    """One batch's decisions, as the journal and then the database record them: the tier state
+    they changed, and order intents, each with its client order id."""
 
-    at: datetime
+    exchange: str
+    symbol: str
     states: dict[LevelId, LevelState]
-    orders: list[tuple[OrderIntent, str]]  # each with its client order id
+    orders: list[tuple[OrderIntent, str]] = field(default_factory=list)
+    at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
 def journal_path(folder: Path, prefix: str, exchange: str, symbol: str) -> Path:
@@ -58,7 +61,7 @@ class Journal:
     """Open and locked from `open` until `close`. The event loop appends; the database
     thread's answers come back to the loop, which calls `recorded` for each in turn."""
 
-    def __init__(self, path: Path, fd: int, entries: list[Entry], size: int) -> None:
+    def __init__(self, path: Path, fd: int, entries: list[Decisions], size: int) -> None:
         self.path = path
         self.fd = fd
         self.entries = entries  # what the file held when opened
@@ -67,8 +70,8 @@ class Journal:
         self.recorded_count = 0
 
     @classmethod
-    def open(cls, path: Path) -> Journal:
-        """Lock the file (made if missing) and read what it holds."""
+    def open(cls, path: Path, exchange: str, symbol: str) -> Journal:
+        """Lock the symbol's file (made if missing) and read what it holds."""
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
@@ -88,15 +91,15 @@ class Journal:
         with open(path, "rb") as file:
             data = file.read()
         try:
-            entries = parse(data, path)
+            entries = parse(data, path, exchange, symbol)
         except JournalError:
             os.close(fd)
             raise
         return cls(path, fd, entries, len(data))
 
-    def append(self, at: datetime, states: dict[LevelId, LevelState], orders: Any) -> None:
+    def append(self, decisions: Decisions) -> None:
         """One batch's decisions, as one line; it is in the file when this returns."""
-        line = encode(at, states, orders)
+        line = encode(decisions)
         written = os.write(self.fd, line)
         if written != len(line):  # a full disk: the line is cut, and no order may go
             raise OSError(f"the order journal {self.path} took {written} of {len(line)} bytes")
@@ -131,13 +134,13 @@ class Journal:
         self.fd = -1
 
 
-def encode(
-    at: datetime, states: dict[LevelId, LevelState], orders: list[tuple[OrderIntent, str]]
-) -> bytes:
+def encode(decisions: Decisions) -> bytes:
+    """One line of JSON; the exchange and symbol are the file's."""
     entry = {
-        "at": at.isoformat(),
+        "at": decisions.at.isoformat(),
         "states": [
-            [pk, s.last_trigger_ms, _side(s.long), _side(s.short)] for pk, s in states.items()
+            [pk, s.last_trigger_ms, _side(s.long), _side(s.short)]
+            for pk, s in decisions.states.items()
         ],
         "orders": [
             [
@@ -152,7 +155,7 @@ def encode(
                 o.reason,
                 o.cycle,
             ]
-            for o, cid in orders
+            for o, cid in decisions.orders
         ],
     }
     return json.dumps(entry, separators=(",", ":")).encode() + b"\n"
@@ -162,7 +165,7 @@ def _side(s: SideState) -> list[Any]:
     return [list(s.fired), s.filled, s.cycle]
 
 
-def parse(data: bytes, path: Path) -> list[Entry]:
+def parse(data: bytes, path: Path, exchange: str, symbol: str) -> list[Decisions]:
     """The file's entries. A last line without its newline was being written when the bot
     stopped: its orders never went out, and it is left out. Any other line that does not read
     is an error naming it: the journal is not guessed at."""
@@ -170,7 +173,7 @@ def parse(data: bytes, path: Path) -> list[Entry]:
     entries = []
     for number, line in enumerate(lines[:-1], start=1):  # the last piece has no newline
         try:
-            entries.append(_entry(json.loads(line)))
+            entries.append(_entry(json.loads(line), exchange, symbol))
         except (ValueError, TypeError, KeyError, IndexError) as e:
             raise JournalError(
                 f"{path}, line {number}: not an order journal entry ({e}). Move the file "
@@ -179,7 +182,7 @@ def parse(data: bytes, path: Path) -> list[Entry]:
     return entries
 
 
-def _entry(raw: dict[str, Any]) -> Entry:
+def _entry(raw: dict[str, Any], exchange: str, symbol: str) -> Decisions:
     def side(fields: list[Any]) -> SideState:
         fired, filled, cycle = fields
         return SideState(tuple(int(t) for t in fired), float(filled), int(cycle))
@@ -208,4 +211,4 @@ def _entry(raw: dict[str, Any]) -> Entry:
     at = datetime.fromisoformat(raw["at"])
     if at.tzinfo is None:
         raise ValueError("its time has no time zone")
-    return Entry(at, states, orders)
+    return Decisions(exchange, symbol, states, orders, at)

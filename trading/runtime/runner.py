@@ -41,7 +41,7 @@ from trading.numbers import decimal_of
 from trading.runtime import database, store
 from trading.runtime.clientid import client_order_id
 from trading.runtime.gcpause import collections_deferred
-from trading.runtime.journal import Journal, journal_path
+from trading.runtime.journal import Decisions, Journal, journal_path
 from trading.runtime.orders import OrderFlow, Sent
 from trading.runtime.positions import SIZE_TOLERANCE, PositionKeeping
 from trading.runtime.publish import Publisher
@@ -121,12 +121,10 @@ class SymbolRunner(PositionKeeping):
         `JournalError`), record what it holds that the database does not, then load the levels
         and their tier state and settle what was left on its way."""
         path = journal_path(settings.JOURNAL_DIR, self.prefix, self.exchange_id, self.symbol)
-        self.journal = Journal.open(path)
+        self.journal = Journal.open(path, self.exchange_id, self.symbol)
         try:
             if self.journal.entries:
-                written = await database.orders.call(
-                    store.record_journal, self.exchange_id, self.symbol, self.journal.entries
-                )
+                written = await database.orders.call(store.record_journal, self.journal.entries)
                 self.log.info(
                     "journal read", entries=len(self.journal.entries), recorded_now=written
                 )
@@ -353,14 +351,14 @@ class SymbolRunner(PositionKeeping):
             assert self.journal is not None
             self.orders_decided += 1  # a position read begun before this is out of date
             decided = time.perf_counter()
-            decisions = store.Decisions(
+            decisions = Decisions(
                 self.exchange_id,
                 self.symbol,
                 states,
                 [(o, client_order_id(self.prefix, o, symbol_key=self.tiers_key)) for o in orders],
             )
             try:
-                self.journal.append(decisions.at, decisions.states, decisions.orders)
+                self.journal.append(decisions)
             except OSError as e:
                 # Nothing goes out, and nothing more will: the symbol stops here.
                 self.failure = e

@@ -23,7 +23,7 @@ from trading.models import LevelEvent, Trade, TradeStatus
 from trading.numbers import decimal_of
 
 if TYPE_CHECKING:
-    from trading.runtime.store import Decisions
+    from trading.runtime.journal import Decisions
 
 
 # Several rows go in one statement, not one statement a row: each statement's steps hand the
