@@ -112,6 +112,10 @@ def exchange_class(exchange_id: str, *, pro: bool = True) -> type:
     cls = _import_class("ccxt.async_support", exchange_id)
     if pro:
         cls = _import_class("ccxt.pro", exchange_id)
+        if exchange_id == "bybit":
+            from trading.exchange.bybittrades import with_lean_trades
+
+            cls = with_lean_trades(cls)
     return cls
 
 
