@@ -49,6 +49,7 @@ bench: $(VENV_STAMP)
 	$(BIN)/python bench/backtest.py
 	$(BIN)/python bench/runbot.py
 	$(BIN)/python bench/live.py
+	$(BIN)/python bench/feed_parse.py
 	$(BIN)/python bench/web_load.py
 
 # The reliability drills of docs/RELIABILITY.md, at full size (make test runs each one small).

@@ -7,8 +7,8 @@ synthetic feed (the live configuration: no file readers loaded), and over a repl
 capture at 20x real time (ticks arrive a few at a time, as live) and as fast as possible.
 Peak RSS comes from the operating system (wait4), the latency from the bot's own "symbol
 stopped" log line: from a tick's arrival at the feed to each order reaching the exchange
-adapter, the intent's database write included, with the 99th percentiles of two parts (up to
-the decision, and the intent's write). With about 90 orders a run, a run's p99 is its slowest
+adapter, with the 99th percentiles of two parts (up to the decision, and the intents'
+journalling: `trading/runtime/journal.py`). With about 90 orders a run, a run's p99 is its slowest
 order, so each case runs `--runs` times (3 by default) and the medians are shown, and so are
 the percentiles of every order of every run pooled (each order's own log line gives its
 latency).
