@@ -124,11 +124,13 @@ def test_recorded_entries_are_cut_off_once_all_are_recorded_and_the_file_has_gro
     assert not journal.path.exists()  # all of it recorded: removed at the stop
 
 
-def test_a_journal_not_caught_up_is_kept_at_the_stop(tmp_path):
+def test_a_journal_not_caught_up_is_kept_at_the_stop(tmp_path, monkeypatch):
+    monkeypatch.setattr(journal_module, "CUT_AT_BYTES", 1)  # any recorded line would be cut
     journal = Journal.open(tmp_path / "j.journal", *WHERE)
     journal.append(Decisions(*WHERE, {}, [], AT))
     assert not journal.caught_up
     journal.close()
+    journal.recorded()  # an answer after the stop: the released file is left as it is
     again = Journal.open(journal.path, *WHERE)
     assert len(again.entries) == 1
     again.close()  # what it held when opened is not recorded yet: still kept

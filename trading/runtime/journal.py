@@ -108,9 +108,10 @@ class Journal:
 
     def recorded(self) -> None:
         """The database holds the next entry appended since the last cut. Once it holds
-        every one and the file has grown, the file is emptied."""
+        every one and the file has grown, the file is emptied (a file released already is the
+        next start's to read)."""
         self.recorded_count += 1
-        if self.recorded_count == self.appended and self.size >= CUT_AT_BYTES:
+        if self.fd >= 0 and self.recorded_count == self.appended and self.size >= CUT_AT_BYTES:
             self.clear()
 
     def clear(self) -> None:
