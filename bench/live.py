@@ -111,7 +111,7 @@ def main() -> None:
         f"medians of {options.runs}: ticks {med('ticks'):,.0f}  orders {med('orders'):,.0f}  "
         f"tick-to-order p50 {med('latency_p50_ms'):.2f} ms  p99 {med('latency_p99_ms'):.2f} ms  "
         f"(parts' p99: to the decision {med('decision_p99_ms'):.2f}, "
-        f"intent write {med('intent_write_p99_ms'):.2f})  "
+        f"journal {med('journal_p99_ms'):.2f})  "
         f"peak RSS {med('peak_mb'):.0f} MB  (p99 of each run: {p99s}; {pooled(runs)})"
     )
 

@@ -150,7 +150,7 @@ def main() -> None:
             f"  tick-to-order p50 {median(each, 'latency_p50_ms'):.2f} ms"
             f"  p99 {median(each, 'latency_p99_ms'):.2f} ms"
             f" (parts' p99: to the decision {median(each, 'decision_p99_ms'):.2f},"
-            f" intent write {median(each, 'intent_write_p99_ms'):.2f})"
+            f" journal {median(each, 'journal_p99_ms'):.2f})"
             f"  peak RSS {median(each, 'peak_mb'):.0f} MB  wall {median(each, 'seconds'):.1f} s"
             f"  (p99 of each run: {p99s}; {pooled(each)})"
         )

@@ -49,8 +49,7 @@ def lean_trade(trade: Any, symbol: str) -> dict[str, Any]:
     if not isinstance(trade, dict):
         return {"symbol": symbol, "timestamp": None, "side": None, "price": None, "amount": None}
     return {
-        "symbol": symbol,
-        "id": trade.get("i"),
+        "symbol": symbol,  # ccxt's cache counts new trades by it
         "timestamp": _integer(trade.get("T")),
         "side": SIDES.get(trade.get("S")),  # type: ignore[arg-type]
         "price": _number(trade.get("p")),

@@ -118,7 +118,7 @@ class OrderFlow:
         if not self.latencies_ms:
             return {"orders": 0, "latency_p50_ms": None, "latency_p99_ms": None}
         samples = self.latencies_ms
-        total, to_decision, to_write = (
+        total, to_decision, journal = (
             sorted(getattr(sample, part) for sample in samples) for part in Latency._fields
         )
 
@@ -130,7 +130,7 @@ class OrderFlow:
             "latency_p50_ms": pick(total, 0.5),
             "latency_p99_ms": pick(total, 0.99),
             "decision_p99_ms": pick(to_decision, 0.99),
-            "intent_write_p99_ms": pick(to_write, 0.99),
+            "journal_p99_ms": pick(journal, 0.99),
         }
 
 
@@ -139,4 +139,4 @@ class Latency(NamedTuple):
 
     total: float  # to the exchange adapter
     to_decision: float  # to the batch's decision: waiting for its turn, and the engine
-    intent_write: float  # from the decision until its intent was journalled
+    journal: float  # from the decision until its intents were journalled
