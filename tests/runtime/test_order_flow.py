@@ -80,6 +80,41 @@ def test_the_next_tier_goes_out_while_the_first_order_waits_for_its_answer(symbo
     ]
 
 
+class GroupingExchange(PaperExchange):
+    """The paper exchange, noting which orders reached it in one `place_orders` call."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.groups: list[list[str]] = []
+
+    async def place_orders(self, orders):
+        self.groups.append([order.action for order in orders])
+        return await super().place_orders(orders)
+
+
+def test_a_batchs_entries_reach_the_exchange_together(symbol):
+    make_level("200")
+    make_level("200.5")
+    exchange = GroupingExchange(EXCHANGE)
+
+    async def scenario():
+        runner = runner_for(exchange)
+        await runner.start()
+        await runner.process(ticks(195, 196.5))  # tier 1 of both levels, in one batch
+        await runner.process(ticks(198.2, start=2000))  # tier 2 of 200 only
+        await runner.settled()
+        return runner.flow.latencies_ms
+
+    latencies = asyncio.run(scenario())
+    assert exchange.groups == [["open", "open"], ["add"]]
+    assert latencies[0] == latencies[1]  # the two orders reached it at the same moment
+    assert list(Trade.objects.order_by("id").values_list("action", "status")) == [
+        ("open", "filled"),
+        ("open", "filled"),
+        ("add", "filled"),
+    ]
+
+
 def test_a_close_waits_for_the_entries_before_it_on_its_side(symbol):
     make_level("200")
     exchange = HeldExchange(EXCHANGE)

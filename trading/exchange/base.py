@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -73,6 +75,12 @@ class Exchange(Protocol):
 
     async def place_order(self, order: OrderRequest) -> OrderResult: ...
 
+    async def place_orders(self, orders: Sequence[OrderRequest]) -> list[OrderResult | Exception]:
+        """Orders that wait for nothing, sent together: in one request where the exchange
+        takes several (else `one_by_one`). Each order's answer is in its place, or the
+        exception its sending raised (`OrderOutcomeUnknown` when the exchange may have it)."""
+        ...
+
     async def find_order(self, client_order_id: str, symbol: str) -> OrderResult | None:
         """The order with this client id on this symbol, if the exchange ever received it."""
         ...
@@ -89,3 +97,29 @@ class Exchange(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+async def one_by_one(
+    exchange: Exchange, orders: Sequence[OrderRequest]
+) -> list[OrderResult | Exception]:
+    """`place_orders` for an exchange that takes one order a request: each goes out at once,
+    beside the others."""
+    if len(orders) == 1:
+        try:
+            return [await exchange.place_order(orders[0])]
+        except Exception as e:
+            return [e]
+    return await gather_outcomes(exchange.place_order(order) for order in orders)
+
+
+async def gather_outcomes(
+    answers: Iterable[Awaitable[OrderResult]],
+) -> list[OrderResult | Exception]:
+    """Orders' answers awaited side by side, each in its place: its result, or the exception
+    it raised."""
+    outcomes: list[OrderResult | Exception] = []
+    for outcome in await asyncio.gather(*answers, return_exceptions=True):
+        if not isinstance(outcome, OrderResult | Exception):
+            raise outcome  # cancelled: the caller is stopping
+        outcomes.append(outcome)
+    return outcomes

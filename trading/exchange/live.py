@@ -8,6 +8,9 @@
   the spread is wider than the limit, paces the call with the account's token bucket, and
   sends a market order under the client id whose intent is already written. Closes name the
   position side the exchange's way and are reduce-only where the exchange takes that.
+- `place_orders` sends a batch's orders that wait for nothing in one Bybit batch request (up
+  to 20 orders), each answered in its place as `place_order` answers it; the other exchanges
+  take them one request an order, side by side.
 - A timeout or a dropped connection never leads to a second order: the order is looked up by
   its client id; if the exchange does not know it (yet), the call raises `OrderOutcomeUnknown`
   and the intent stays for the runner's recovery, which looks it up again before anything is
@@ -19,8 +22,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import re
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -36,6 +40,8 @@ from trading.exchange.base import (
     OrderRequest,
     OrderResult,
     PositionInfo,
+    gather_outcomes,
+    one_by_one,
 )
 from trading.exchange.funding import funding_settlement
 from trading.exchange.markets import MarketRules
@@ -51,6 +57,8 @@ ALREADY_SO = ("not modified", "no need to change")
 # maps them to InvalidOrder, so they are told apart by the code in the exchange's answer.
 DUPLICATE_ANSWER = re.compile(r'"(?:retCode|code|sCode)"\s*:\s*"?(?:110072|-4116|51016)"?\s*[,}]')
 
+# Orders in one batch request: Bybit takes 20 for linear contracts.
+BATCH_ORDERS = 20
 RATE_LIMIT_RETRIES = 3
 RATE_LIMIT_BACKOFF_S = 0.25
 # A market order is normally filled before its answer arrives; if not, look again this often.
@@ -223,6 +231,45 @@ class CcxtExchange:
         return None
 
     async def place_order(self, order: OrderRequest) -> OrderResult:
+        prepared = self._prepare(order)
+        if isinstance(prepared, OrderResult):
+            return prepared
+        side, contracts, params = prepared
+        self.waiters.expect(order.client_order_id)
+        try:
+            return await self._send(order, side, contracts, params)
+        finally:
+            self.waiters.forget(order.client_order_id)
+
+    async def place_orders(self, orders: Sequence[OrderRequest]) -> list[OrderResult | Exception]:
+        """Bybit takes up to 20 orders in a request: one request carries them all, so that
+        the last reaches the exchange with the first. The other exchanges get one request an
+        order, side by side."""
+        if self.name != "bybit" or len(orders) < 2:
+            return await one_by_one(self, orders)
+        outcomes: list[OrderResult | Exception | None] = []
+        batch: list[tuple[OrderRequest, str, float, dict[str, Any]]] = []
+        for order in orders:
+            prepared = self._prepare(order)
+            if isinstance(prepared, OrderResult):
+                outcomes.append(prepared)
+            else:
+                outcomes.append(None)
+                batch.append((order, *prepared))
+        for order, *_ in batch:
+            self.waiters.expect(order.client_order_id)
+        try:
+            answers: list[OrderResult | Exception] = []
+            for start in range(0, len(batch), BATCH_ORDERS):
+                answers += await self._send_batch(batch[start : start + BATCH_ORDERS])
+        finally:
+            for order, *_ in batch:
+                self.waiters.forget(order.client_order_id)
+        given = iter(answers)
+        return [next(given) if outcome is None else outcome for outcome in outcomes]
+
+    def _prepare(self, order: OrderRequest) -> OrderResult | tuple[str, float, dict[str, Any]]:
+        """A refusal, or the order's ccxt side, amount in contracts and params."""
         rules = self.rules.get(order.symbol)
         amount = rules.round_amount(Decimal(repr(order.size))) if rules else Decimal(0)
         if (refusal := self._refusal(order, amount)) is not None:
@@ -231,13 +278,7 @@ class CcxtExchange:
         setup = self.setups.get(order.symbol)
         margin_mode = setup.margin_mode if setup else "isolated"
         params = order_params(self.name, order, margin_mode, self.max_slippage_bps)
-        contracts = float(rules.to_contracts(amount))
-        side = order_side(order.side, order.action)
-        self.waiters.expect(order.client_order_id)
-        try:
-            return await self._send(order, side, contracts, params)
-        finally:
-            self.waiters.forget(order.client_order_id)
+        return order_side(order.side, order.action), float(rules.to_contracts(amount)), params
 
     async def _send(
         self, order: OrderRequest, side: str, contracts: float, params: dict[str, Any]
@@ -257,15 +298,89 @@ class CcxtExchange:
                 self.log.warning("rate limited", client_order_id=order.client_order_id)
                 continue
             except ccxt.BaseError as e:
-                if not _is_duplicate(e) and not isinstance(e, ccxt.NetworkError):
-                    return OrderResult(order.client_order_id, REJECTED, error=describe_error(e))
-                # Sent, perhaps received: only the exchange can say. Never send it again here.
-                self.log.warning(
-                    "order answer lost", client_order_id=order.client_order_id, error=str(e)
-                )
-                return await self._settle(order.client_order_id, order.symbol)
+                return await self._refused(e, order)
             return await self._filled(answer, order.client_order_id, order.symbol)
         raise AssertionError("unreachable")
+
+    async def _send_batch(
+        self, batch: list[tuple[OrderRequest, str, float, dict[str, Any]]]
+    ) -> list[OrderResult | Exception]:
+        """One Bybit batch order request, each order's answer in its place. The request is
+        made as ccxt makes one order's (`create_order_request`), and the answer read in
+        Bybit's order, which is the request's: ccxt's own `create_orders` sorts the answers
+        by time, losing which is whose."""
+        ccxt = _errors()
+        client = self.client
+        unified = (await client.is_unified_enabled())[1]
+        requests = []
+        for order, side, contracts, params in batch:
+            request = client.create_order_request(
+                order.symbol, "market", side, contracts, None, params, unified
+            )
+            request.pop("category", None)
+            requests.append(request)
+        for attempt in range(RATE_LIMIT_RETRIES + 1):
+            for _ in batch:  # Bybit counts each order of a batch against the order limit
+                await self.bucket.acquire()
+            try:
+                answer = await client.privatePostV5OrderCreateBatch(
+                    {"category": "linear", "request": requests}
+                )
+            except (ccxt.RateLimitExceeded, ccxt.DDoSProtection) as e:
+                if attempt == RATE_LIMIT_RETRIES:
+                    return [
+                        OrderResult(order.client_order_id, REJECTED, error=f"Rate limited: {e}")
+                        for order, *_ in batch
+                    ]
+                pause = RATE_LIMIT_BACKOFF_S * 2**attempt
+                self.bucket.drain(pause)
+                self.log.warning("rate limited", orders=len(batch))
+                continue
+            except ccxt.BaseError as e:
+                return await gather_outcomes(self._refused(e, order) for order, *_ in batch)
+            created = (answer.get("result") or {}).get("list") or []
+            codes = (answer.get("retExtInfo") or {}).get("list") or []
+            return await gather_outcomes(
+                self._batch_answer(order, created[i] if i < len(created) else {}, codes[i])
+                if i < len(codes)
+                else self._settle(order.client_order_id, order.symbol)
+                for i, (order, *_) in enumerate(batch)
+            )
+        raise AssertionError("unreachable")
+
+    async def _batch_answer(
+        self, order: OrderRequest, created: dict[str, Any], code: dict[str, Any]
+    ) -> OrderResult:
+        """One order's part of a batch's answer: `created` from the answer's list, `code`
+        from its codes."""
+        ret_code = str(code.get("code", "0"))
+        if ret_code == "0":
+            placed = {"id": created.get("orderId"), "status": None}
+            return await self._filled(placed, order.client_order_id, order.symbol)
+        return await self._refused(self._error_of(ret_code, code.get("msg")), order)
+
+    def _error_of(self, code: str, message: Any) -> Exception:
+        """The exception ccxt raises for an exchange's error code and message."""
+        ccxt = _errors()
+        feedback = f"{self.name} " + json.dumps({"retCode": code, "retMsg": message})
+        try:
+            self.client.throw_exactly_matched_exception(
+                self.client.exceptions["exact"], code, feedback
+            )
+        except ccxt.BaseError as e:
+            return e
+        return ccxt.ExchangeError(feedback)
+
+    async def _refused(self, error: Exception, order: OrderRequest) -> OrderResult:
+        """An order the exchange answered with an error: REJECTED with its reason, unless the
+        order may be there (a duplicate client id, or a lost answer): then it is looked up."""
+        if not _is_duplicate(error) and not isinstance(error, _errors().NetworkError):
+            return OrderResult(order.client_order_id, REJECTED, error=describe_error(error))
+        # Sent, perhaps received: only the exchange can say. Never send it again here.
+        self.log.warning(
+            "order answer lost", client_order_id=order.client_order_id, error=str(error)
+        )
+        return await self._settle(order.client_order_id, order.symbol)
 
     async def _filled(self, answer: dict[str, Any], cid: str, symbol: str) -> OrderResult:
         """The order's fill: from the answer when it carries one, else from the order stream,

@@ -10,12 +10,21 @@ account never pays or receives any.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from django.db import connection, transaction
 from django.utils import timezone
 
 from trading.accounting import Ledger, SidePosition
 from trading.engine import SIDES
-from trading.exchange.base import FILLED, REJECTED, OrderRequest, OrderResult, PositionInfo
+from trading.exchange.base import (
+    FILLED,
+    REJECTED,
+    OrderRequest,
+    OrderResult,
+    PositionInfo,
+    one_by_one,
+)
 from trading.models import PaperFill, PaperPosition
 from trading.numbers import decimal_of
 from trading.runtime import database
@@ -69,6 +78,9 @@ class PaperExchange:
 
     async def place_order(self, order: OrderRequest) -> OrderResult:
         return await database.orders.submit(self.place_order_sync, order, later=True)
+
+    async def place_orders(self, orders: Sequence[OrderRequest]) -> list[OrderResult | Exception]:
+        return await one_by_one(self, orders)
 
     async def find_order(self, client_order_id: str, symbol: str = "") -> OrderResult | None:
         return await database.orders.submit(self.find_order_sync, client_order_id, later=True)

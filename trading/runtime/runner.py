@@ -368,8 +368,8 @@ class SymbolRunner(PositionKeeping):
             # Unsettled from here: a position read begun while the intents are written would
             # count their fills, which it cannot have seen.
             self.unsettled.update(cid for _, cid in decisions.orders)
-            for order, cid in decisions.orders:
-                sent.append((order, cid, self.flow.send(order, cid, times)))
+            answers = self.flow.send(decisions.orders, times)
+            sent = [(o, cid, a) for (o, cid), a in zip(decisions.orders, answers, strict=True)]
             # Asked after the sends, so that the order thread wakes once they have gone out.
             written = database.orders.submit(store.record_decisions, decisions)
             written.add_done_callback(self._intents_recorded)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from trading.exchange.simulator import stops, wire
-from trading.exchange.simulator.account import BybitError
+from trading.exchange.simulator.account import BybitError, Order
 from trading.exchange.simulator.market import now_ms
 
 if TYPE_CHECKING:
@@ -26,6 +26,7 @@ Params = dict[str, Any]
 Handler = Callable[["BybitSimulator", Params], Awaitable[Any]]
 SIM: web.AppKey[BybitSimulator] = web.AppKey("sim")
 RECENT_CLOSED = 500  # how many closed orders /v5/order/realtime still shows, as on Bybit
+BATCH_ORDERS = 20  # a batch order request's most orders, Bybit's for category linear
 HISTORY_WINDOW_MS = 7 * 24 * 3600 * 1000  # the longest span one history query covers
 
 
@@ -53,7 +54,11 @@ def _endpoint(handler: Handler, *, private: bool) -> Callable[[web.Request], Awa
                 if sim.faults.take("rate_limited"):
                     raise BybitError(10006, "Too many visits. Exceeded the API Rate Limit.")
             params = await _params(request)
-            answer = wire.envelope(await handler(sim, params))
+            result = await handler(sim, params)
+            if isinstance(result, wire.Extended):
+                answer = wire.envelope(result.result, ext=result.ext)
+            else:
+                answer = wire.envelope(result)
         except BybitError as e:
             answer = wire.envelope({}, e.code, e.message)
         return web.json_response(answer)
@@ -204,15 +209,56 @@ async def trading_stop(sim: BybitSimulator, params: Params) -> Any:
 
 
 async def order_create(sim: BybitSimulator, params: Params) -> Any:
-    if sim.faults.take("insufficient"):
-        raise BybitError(110007, "ab not enough for new order")
     _linear(params)
-    _symbol(sim, params)
-    order = sim.account.place(params, sim.market.quote(), now_ms())
-    await sim.publish_order(order)
+    order = await _place(sim, params)
     if sim.faults.take("delayed"):
         await asyncio.sleep(sim.faults.delay_seconds)  # filled, yet the answer comes late
     return {"orderId": order.order_id, "orderLinkId": order.order_link_id}
+
+
+async def order_create_batch(sim: BybitSimulator, params: Params) -> Any:
+    """Bybit's batch order: each order checked and filled as `/v5/order/create` does, in the
+    request's order, a refused one leaving the others be. The answer's list and its
+    `retExtInfo` list give each order's result and code, in the request's order."""
+    _linear(params)
+    requests = params.get("request")
+    if not isinstance(requests, list) or not requests:
+        raise BybitError(10001, "request must be a list of orders.")
+    if len(requests) > BATCH_ORDERS:
+        raise BybitError(10001, f"A batch holds at most {BATCH_ORDERS} orders.")
+    created: list[dict[str, Any]] = []
+    codes: list[dict[str, Any]] = []
+    for request in requests:
+        request = request if isinstance(request, dict) else {}
+        entry = {"category": "linear", "symbol": request.get("symbol", "")}
+        try:
+            order = await _place(sim, request)
+        except BybitError as e:
+            link_id = request.get("orderLinkId", "")
+            created.append({**entry, "orderId": "", "orderLinkId": link_id, "createAt": ""})
+            codes.append({"code": e.code, "msg": e.message})
+            continue
+        created.append(
+            {
+                **entry,
+                "orderId": order.order_id,
+                "orderLinkId": order.order_link_id,
+                "createAt": str(order.created_ms),
+            }
+        )
+        codes.append({"code": 0, "msg": "OK"})
+    if sim.faults.take("delayed"):
+        await asyncio.sleep(sim.faults.delay_seconds)
+    return wire.Extended({"list": created}, {"list": codes})
+
+
+async def _place(sim: BybitSimulator, params: Params) -> Order:
+    if sim.faults.take("insufficient"):
+        raise BybitError(110007, "ab not enough for new order")
+    _symbol(sim, params)
+    order = sim.account.place(params, sim.market.quote(), now_ms())
+    await sim.publish_order(order)
+    return order
 
 
 async def order_realtime(sim: BybitSimulator, params: Params) -> Any:
@@ -288,6 +334,7 @@ ROUTES: dict[tuple[str, str], tuple[Handler, bool]] = {
     ("GET", "/v5/position/list"): (position_list, True),
     ("POST", "/v5/position/trading-stop"): (trading_stop, True),
     ("POST", "/v5/order/create"): (order_create, True),
+    ("POST", "/v5/order/create-batch"): (order_create_batch, True),
     ("GET", "/v5/order/realtime"): (order_realtime, True),
     ("GET", "/v5/order/history"): (order_history, True),
     ("GET", "/v5/execution/list"): (execution_list, True),

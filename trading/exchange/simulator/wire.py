@@ -8,6 +8,7 @@ carry `category`; REST records do not.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from trading.engine import LONG
@@ -38,14 +39,24 @@ def money(value: float) -> str:
     return f"{value:.8f}"
 
 
-def envelope(result: Any, code: int = 0, message: str = "OK") -> dict[str, Any]:
+def envelope(
+    result: Any, code: int = 0, message: str = "OK", ext: dict[str, Any] | None = None
+) -> dict[str, Any]:
     return {
         "retCode": code,
         "retMsg": message,
         "result": result if result is not None else {},
-        "retExtInfo": {},
+        "retExtInfo": ext or {},
         "time": now_ms(),
     }
+
+
+@dataclass(frozen=True, slots=True)
+class Extended:
+    """A handler's result with a `retExtInfo` of its own: a batch's codes, order by order."""
+
+    result: dict[str, Any]
+    ext: dict[str, Any]
 
 
 def order_record(order: Order, account: Account, *, pushed: bool = False) -> dict[str, Any]:
