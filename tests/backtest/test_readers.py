@@ -321,116 +321,116 @@ def test_candles_and_trades_in_one_run_are_refused_before_reading(tmp_path):
 TRADE_HEADER = "timestamp,price,amount,side\n"
 
 
-@pytest.mark.parametrize(
-    ("rows", "line", "message"),
-    [
-        ("1,100,1,buy\n2,abc,1,buy\n", 3, "price 'abc' is not a number."),
-        ("1,100,1,buy\n2,,1,buy\n", 3, "price is empty."),
-        ("1,0,1,buy\n", 2, "price '0' is not a price above 0."),
-        ("1,100,1,buy\n2,-5.5,1,buy\n", 3, "price '-5.5' is not a price above 0."),
-        ("1,nan,1,buy\n", 2, "price 'nan' is not a price above 0."),
-        ("1,inf,1,buy\n", 2, "price 'inf' is not a price above 0."),
-        ("1,1_000,1,buy\n", 2, "price '1_000' is not a number."),
-        ("1,100,-1,buy\n", 2, "amount '-1' is not an amount of 0 or more."),
-        ("1,100,x,buy\n", 2, "amount 'x' is not a number."),
-        ("1,100,1,buy\n2,100,1,hold\n", 3, "side 'hold' is neither buy nor sell."),
-        ("1,100,1,unknown\n", 2, "side 'unknown' is neither buy nor sell."),
-        ("1,100,1,\n", 2, "side '' is neither buy nor sell."),
-        ("1.5,100,1,buy\n", 2, "timestamp '1.5' is not a whole number of milliseconds."),
-        (",100,1,buy\n", 2, "timestamp is empty."),
-        ("1,100,1,buy\n2,100,1\n", 3, "has 3 fields, where the header has 4."),
-        ("1,100,1,buy\n2,100,1,buy,extra\n", 3, "has 5 fields, where the header has 4."),
-        (
-            "2000,100,1,buy\n2000,100,1,buy\n\n1000,100,1,sell\n",
-            5,
-            "time goes backwards: 1000 (1970-01-01 00:00:01.000 UTC) comes after 2000 "
-            "(1970-01-01 00:00:02.000 UTC) on line 3.",
-        ),
-    ],
-)
+BAD_TRADE_ROWS = [
+    ("1,100,1,buy\n2,abc,1,buy\n", 3, "price 'abc' is not a number."),
+    ("1,100,1,buy\n2,,1,buy\n", 3, "price is empty."),
+    ("1,0,1,buy\n", 2, "price '0' is not a price above 0."),
+    ("1,100,1,buy\n2,-5.5,1,buy\n", 3, "price '-5.5' is not a price above 0."),
+    ("1,nan,1,buy\n", 2, "price 'nan' is not a price above 0."),
+    ("1,inf,1,buy\n", 2, "price 'inf' is not a price above 0."),
+    ("1,1_000,1,buy\n", 2, "price '1_000' is not a number."),
+    ("1,100,-1,buy\n", 2, "amount '-1' is not an amount of 0 or more."),
+    ("1,100,x,buy\n", 2, "amount 'x' is not a number."),
+    ("1,100,1,buy\n2,100,1,hold\n", 3, "side 'hold' is neither buy nor sell."),
+    ("1,100,1,unknown\n", 2, "side 'unknown' is neither buy nor sell."),
+    ("1,100,1,\n", 2, "side '' is neither buy nor sell."),
+    ("1.5,100,1,buy\n", 2, "timestamp '1.5' is not a whole number of milliseconds."),
+    (",100,1,buy\n", 2, "timestamp is empty."),
+    ("1,100,1,buy\n2,100,1\n", 3, "has 3 fields, where the header has 4."),
+    ("1,100,1,buy\n2,100,1,buy,extra\n", 3, "has 5 fields, where the header has 4."),
+    (
+        "2000,100,1,buy\n2000,100,1,buy\n\n1000,100,1,sell\n",
+        5,
+        "time goes backwards: 1000 (1970-01-01 00:00:01.000 UTC) comes after 2000 "
+        "(1970-01-01 00:00:02.000 UTC) on line 3.",
+    ),
+]
+
+
+@pytest.mark.parametrize(("rows", "line", "message"), BAD_TRADE_ROWS)
 def test_a_bad_row_names_file_line_and_fault(tmp_path, rows, line, message):
     path = write(tmp_path, "trades.csv", TRADE_HEADER + rows)
     assert error_of(path) == f"{path}, line {line}: {message}"
 
 
-@pytest.mark.parametrize(
-    ("name", "text", "line", "message"),
-    [
-        (
-            "tardis.csv",
-            TARDIS.replace(",unknown,", ",hold,"),
-            4,
-            "side 'hold' is neither buy, sell nor unknown.",
-        ),
-        (
-            "tardis.csv",
-            TARDIS.replace("1723161256323000", "1723161256321000"),
-            3,
-            "time goes backwards: 1723161256321 (2024-08-08 23:54:16.321 UTC) comes after "
-            "1723161256322 (2024-08-08 23:54:16.322 UTC) on line 2.",
-        ),
-        (
-            "trades.csv",
-            BINANCE.replace("true\n", "yes\n", 1),
-            3,
-            "is_buyer_maker 'yes' is neither true nor false.",
-        ),
-        ("trades.csv", BINANCE_ROWS.replace(",0.199,", ",a,"), 2, "qty 'a' is not a number."),
-        ("agg.csv", AGG.replace("1.000", "-1"), 3, "quantity '-1' is not an amount of 0 or more."),
-        (
-            "agg.csv",
-            AGG.replace("1723161256344", "1723161256344.0"),
-            3,
-            "transact_time '1723161256344.0' is not a whole number of milliseconds.",
-        ),
-        (
-            "candles.csv",
-            OHLCV_MS.replace("46411.0,46350.0", "46340.0,46350.0"),
-            3,
-            "the candle's high 46340.0 is below its low 46350.0.",
-        ),
-        (
-            "candles.csv",
-            OHLCV_MS.replace("46319.0,46385.0", "46399.0,46385.0"),
-            2,
-            "the candle's open 46399.0 is outside its low 46300.0 to high 46385.0.",
-        ),
-        (
-            "candles.csv",
-            OHLCV_MS.replace("46360.0,46360.0,46360.0,46360.0", "46360.0,46360.0,0,46360.0"),
-            4,
-            "low '0' is not a price above 0.",
-        ),
-        (
-            "candles.csv",
-            OHLCV_MS.replace("1640991720000", "1640991690000"),
-            3,
-            "the candle at 1640991690000 (2021-12-31 23:01:30.000 UTC) opens 30,000 ms after "
-            "the one on line 2; 1-minute candles are at least 60,000 ms apart.",
-        ),
-        (
-            "candles.csv",
-            "timestamp,open,high,low,close,volume\n1640991660,1,1,1,1,0\n1640991720,1,1,1,1,0\n",
-            3,
-            "the candle at 1640991720 (1970-01-19 23:49:51.720 UTC) opens 60 ms after the one on "
-            "line 2; 1-minute candles are at least 60,000 ms apart (are the times in seconds?).",
-        ),
-        (
-            "candles.csv",
-            OHLCV_DATETIME.replace("2021-12-31 23:02:00", "2021-12-31 23:02:00Z"),
-            3,
-            "timestamp '2021-12-31 23:02:00Z' is not a date and time like 2022-01-31 23:59:00 "
-            "(in UTC without a zone, as on the first row).",
-        ),
-        (
-            "candles.csv",
-            OHLCV_DATETIME.replace("2021-12-31 23:02:00", "2021-02-30 23:02:00"),
-            3,
-            "timestamp '2021-02-30 23:02:00' is not a date and time like 2022-01-31 23:59:00 "
-            "(in UTC without a zone, as on the first row).",
-        ),
-    ],
-)
+BAD_ROWS_OF_OTHER_FORMATS = [
+    (
+        "tardis.csv",
+        TARDIS.replace(",unknown,", ",hold,"),
+        4,
+        "side 'hold' is neither buy, sell nor unknown.",
+    ),
+    (
+        "tardis.csv",
+        TARDIS.replace("1723161256323000", "1723161256321000"),
+        3,
+        "time goes backwards: 1723161256321 (2024-08-08 23:54:16.321 UTC) comes after "
+        "1723161256322 (2024-08-08 23:54:16.322 UTC) on line 2.",
+    ),
+    (
+        "trades.csv",
+        BINANCE.replace("true\n", "yes\n", 1),
+        3,
+        "is_buyer_maker 'yes' is neither true nor false.",
+    ),
+    ("trades.csv", BINANCE_ROWS.replace(",0.199,", ",a,"), 2, "qty 'a' is not a number."),
+    ("agg.csv", AGG.replace("1.000", "-1"), 3, "quantity '-1' is not an amount of 0 or more."),
+    (
+        "agg.csv",
+        AGG.replace("1723161256344", "1723161256344.0"),
+        3,
+        "transact_time '1723161256344.0' is not a whole number of milliseconds.",
+    ),
+    (
+        "candles.csv",
+        OHLCV_MS.replace("46411.0,46350.0", "46340.0,46350.0"),
+        3,
+        "the candle's high 46340.0 is below its low 46350.0.",
+    ),
+    (
+        "candles.csv",
+        OHLCV_MS.replace("46319.0,46385.0", "46399.0,46385.0"),
+        2,
+        "the candle's open 46399.0 is outside its low 46300.0 to high 46385.0.",
+    ),
+    (
+        "candles.csv",
+        OHLCV_MS.replace("46360.0,46360.0,46360.0,46360.0", "46360.0,46360.0,0,46360.0"),
+        4,
+        "low '0' is not a price above 0.",
+    ),
+    (
+        "candles.csv",
+        OHLCV_MS.replace("1640991720000", "1640991690000"),
+        3,
+        "the candle at 1640991690000 (2021-12-31 23:01:30.000 UTC) opens 30,000 ms after "
+        "the one on line 2; 1-minute candles are at least 60,000 ms apart.",
+    ),
+    (
+        "candles.csv",
+        "timestamp,open,high,low,close,volume\n1640991660,1,1,1,1,0\n1640991720,1,1,1,1,0\n",
+        3,
+        "the candle at 1640991720 (1970-01-19 23:49:51.720 UTC) opens 60 ms after the one on "
+        "line 2; 1-minute candles are at least 60,000 ms apart (are the times in seconds?).",
+    ),
+    (
+        "candles.csv",
+        OHLCV_DATETIME.replace("2021-12-31 23:02:00", "2021-12-31 23:02:00Z"),
+        3,
+        "timestamp '2021-12-31 23:02:00Z' is not a date and time like 2022-01-31 23:59:00 "
+        "(in UTC without a zone, as on the first row).",
+    ),
+    (
+        "candles.csv",
+        OHLCV_DATETIME.replace("2021-12-31 23:02:00", "2021-02-30 23:02:00"),
+        3,
+        "timestamp '2021-02-30 23:02:00' is not a date and time like 2022-01-31 23:59:00 "
+        "(in UTC without a zone, as on the first row).",
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "text", "line", "message"), BAD_ROWS_OF_OTHER_FORMATS)
 def test_bad_rows_of_other_formats(tmp_path, name, text, line, message):
     path = write(tmp_path, name, text)
     assert error_of(path) == f"{path}, line {line}: {message}"

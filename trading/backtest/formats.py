@@ -5,8 +5,9 @@ columns), never from its name; its compression comes from its first bytes: gzip,
 holding one CSV, or plain text. `sniff` reads only the first 64 KiB of a file.
 
 The number and time grammars here are those of pyarrow's CSV conversion, which the fast reader
-uses: the slow path that explains a bad line (`readers.diagnose`) judges each field by them, so
-that it finds the very line the fast path stumbled on.
+uses: the pure-Python reader (`rows.read_ticks`) judges each field by them, so that it reads
+the very ticks the fast path reads and, when it explains a bad line for the fast path
+(`readers.diagnose`), finds the very line the fast path stumbled on.
 """
 
 from __future__ import annotations

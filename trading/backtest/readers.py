@@ -21,14 +21,15 @@ in one run.
 Fast path: pyarrow's streaming CSV reader with explicit column types, one block of at most
 1 MiB at a time (pyarrow keeps some 35 blocks in flight, so memory stays near 150 MB whatever
 the file size), then numpy checks over whole batches. When a batch fails a check, the file is
-read again with Python's csv module up to the first bad line, to raise a DataFileError naming
-the file, the line and the fault; that slow path runs only on error. Ticks of the batches
-before the bad one have already been yielded by then.
+read again by the pure-Python reader (`rows.read_ticks`, Python's csv module) up to the first
+bad line, to raise a DataFileError naming the file, the line and the fault (`diagnose`); that
+slow path runs only on error. Ticks of the batches before the bad one have already been
+yielded by then. The pure-Python reader yields the very ticks this module does, one at a time:
+a process that must not load pyarrow and numpy (the bot's replay feed) reads files with it.
 """
 
 from __future__ import annotations
 
-import csv
 import math
 import zipfile
 from collections.abc import Callable, Generator, Iterator, Sequence
@@ -51,25 +52,23 @@ from trading.backtest.formats import (
     ZIP,
     DataFileError,
     Layout,
-    NumberedLines,
-    describe_ms,
-    open_binary,
-    parse_datetime_us,
-    parse_float,
-    parse_int,
     sniff,
 )
+from trading.backtest.rows import (
+    CANDLE_MS,
+    CANDLE_OFFSETS_MS,
+    CHUNK_ROWS,
+    MAX_BLOCK,
+    block_bytes,
+    read_ticks,
+)
 
-CANDLE_OFFSETS_MS: Final = (0, 15_000, 30_000, 45_000)
-CANDLE_MS: Final = 60_000
 CANDLE_NOTE: Final = (
     "1-minute candles hide the true price path: each is replayed as four ticks (open, low, "
     "high, close, or open, high, low, close for a down candle) 15 s apart, with no taker side, "
     "so the sentiment filter is off."
 )
 
-_MIN_BLOCK: Final = 1 << 16
-_MAX_BLOCK: Final = 1 << 20  # pyarrow holds ~35 blocks in flight: ~40 MB
 _ROLES: Final = ("ts", "price", "amount", "side", "maker", "type", "open", "high", "low", "close")
 _DICT: Final = pa.dictionary(pa.int32(), pa.string())
 _ARROW_ERRORS: Final = (pa.ArrowException, *READ_ERRORS)
@@ -122,7 +121,9 @@ class TickBatch:
         return f"<TickBatch of {len(self)} ticks>"
 
 
-def open_ticks(paths: Sequence[str | Path] | str | Path, *, chunk_rows: int = 65536) -> TickStream:
+def open_ticks(
+    paths: Sequence[str | Path] | str | Path, *, chunk_rows: int = CHUNK_ROWS
+) -> TickStream:
     """A stream of tick batches from data files read in the order given.
 
     Reads the first bytes of every file at once, so that a missing file, an unknown format or
@@ -208,7 +209,7 @@ def _kind(layout: Layout) -> str:
 
 
 class _Bad(Exception):
-    """A batch failed a check: the slow path finds and describes the line."""
+    """A batch failed a check: the slow path (`diagnose`) finds and describes the line."""
 
 
 class _ArrowSource:
@@ -267,8 +268,7 @@ class _FileReader:
         self.chunk = chunk_rows
         self.done = done
         self.rows = 0
-        rows = -(-chunk_rows // 4) if layout.format.candles else chunk_rows
-        self.block = min(max(rows * layout.line_bytes * 7 // 8, _MIN_BLOCK), _MAX_BLOCK)
+        self.block = block_bytes(layout, chunk_rows)
         self.roles = [role for role in _ROLES if role in layout.index]
 
     def batches(self) -> Iterator[TickBatch]:
@@ -447,194 +447,21 @@ def _all_positive(values: Floats) -> bool:
     return bool(((values > 0) & (values < math.inf)).all())
 
 
-class _Found(Exception):
-    def __init__(self, error: DataFileError) -> None:
-        super().__init__(str(error))
-        self.error = error
-
-
 def diagnose(
     layout: Layout,
     *,
     not_before: int | None = None,
     previous: Path | None = None,
-    max_line: int = _MAX_BLOCK,
+    max_line: int = MAX_BLOCK,
 ) -> DataFileError | None:
-    """The first bad line of a file, read with Python's csv module; None when there is none.
+    """The first bad line of a file, read by the pure-Python reader; None when there is none.
 
-    The same checks as the fast path, row by row: field count, numbers (pyarrow's grammar),
-    prices above 0, amounts of 0 or more, sides, candle consistency, time order (of ticks, and
-    against `not_before`, the last tick of the `previous` file).
+    `rows.read_ticks` makes the same checks as the fast path, row by row (see its module).
     """
-    checker = _RowChecker(layout, not_before, previous)
-    lines: NumberedLines | None = None
+    ticks = read_ticks(layout, not_before=not_before, previous=previous, max_line=max_line)
     try:
-        with open_binary(layout) as stream:
-            lines = NumberedLines(
-                layout.path, stream, max_bytes=max_line, row_of="a row of trades or candles"
-            )
-            rows = csv.reader(lines, strict=False)
-            if layout.header:
-                next(rows, None)
-            for fields in rows:
-                if fields:
-                    checker.check(lines.line, fields)
-    except _Found as found:
-        return found.error
+        for _tick in ticks:
+            pass
     except DataFileError as error:
         return error
-    except csv.Error as exc:
-        return checker.error(lines.line if lines else 0, f"is not CSV ({exc}).")
-    except READ_ERRORS as exc:
-        line = lines.line if lines else 0
-        return DataFileError(layout.path, None, f"cannot be read past line {line} ({exc}).")
     return None
-
-
-def _is_utf8(text: str) -> bool:
-    """False for text decoded with surrogateescape from bytes that are not UTF-8."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-class _RowChecker:
-    """The slow path's judgement of one row at a time, with the time order so far."""
-
-    def __init__(self, layout: Layout, not_before: int | None, previous: Path | None) -> None:
-        self.layout = layout
-        self.fmt = layout.format
-        self.not_before = not_before
-        self.previous = previous
-        self.last: int | None = None  # the last tick of this file
-        self.last_line = 0
-        self.line = 0
-
-    def error(self, line: int, message: str) -> DataFileError:
-        return DataFileError(self.layout.path, line, message)
-
-    def fail(self, message: str) -> _Found:
-        return _Found(self.error(self.line, message))
-
-    def check(self, line: int, fields: list[str]) -> None:
-        self.line = line
-        layout, fmt = self.layout, self.fmt
-        if len(fields) != len(layout.names):
-            where = "the header has" if layout.header else "the first line has"
-            raise self.fail(f"has {len(fields)} fields, where {where} {len(layout.names)}.")
-        field_of = {role: fields[i] for role, i in layout.index.items()}
-        ts = self._time(field_of["ts"])
-        if fmt.candles:
-            o, h, lo, c = (
-                self._price(role, field_of[role]) for role in ("open", "high", "low", "close")
-            )
-            if h < lo:
-                raise self.fail(f"the candle's high {h!r} is below its low {lo!r}.")
-            for role, value in (("open", o), ("close", c)):
-                if not lo <= value <= h:
-                    raise self.fail(
-                        f"the candle's {role} {value!r} is outside its low {lo!r} to high {h!r}."
-                    )
-            self._candle_order(ts)
-            return
-        self._price("price", field_of["price"])
-        self._amount(field_of["amount"])
-        if "side" in field_of:
-            side = field_of["side"]
-            if fmt.side_sign(side) is None:
-                raise self.fail(f"{self._name('side')} {side!r} is neither {fmt.side_words()}.")
-        else:
-            maker = field_of["maker"]
-            if maker not in TRUE_VALUES and maker not in FALSE_VALUES:
-                raise self.fail(f"{self._name('maker')} {maker!r} is neither true nor false.")
-        kind = field_of.get("type", MARKET)
-        if not _is_utf8(kind):
-            raise self.fail(f"{self._name('type')} {kind!r} is not UTF-8 text.")
-        if kind == MARKET:
-            self._tick_order(ts)
-
-    def _name(self, role: str) -> str:
-        return self.layout.column(role)
-
-    def _time(self, text: str) -> int:
-        name = self._name("ts")
-        if self.layout.datetime:
-            micros = parse_datetime_us(text, self.layout.zoned)
-            if micros is None:
-                form = "with a zone offset" if self.layout.zoned else "in UTC without a zone"
-                raise self.fail(
-                    f"{name} {text!r} is not a date and time like 2022-01-31 23:59:00 "
-                    f"({form}, as on the first row)."
-                )
-            return micros // 1000
-        value = parse_int(text)
-        if value is None:
-            unit = "microseconds" if self.fmt.ts_unit == "us" else "milliseconds"
-            empty = not text.strip()
-            raise self.fail(
-                f"{name} is empty."
-                if empty
-                else f"{name} {text!r} is not a whole number of {unit}."
-            )
-        return value // 1000 if self.fmt.ts_unit == "us" else value
-
-    def _number(self, role: str, text: str) -> float:
-        name = self._name(role)
-        if not text.strip():
-            raise self.fail(f"{name} is empty.")
-        value = parse_float(text)
-        if value is None:
-            raise self.fail(f"{name} {text!r} is not a number.")
-        return value
-
-    def _price(self, role: str, text: str) -> float:
-        value = self._number(role, text)
-        if not 0 < value < math.inf:
-            raise self.fail(f"{self._name(role)} {text!r} is not a price above 0.")
-        return value
-
-    def _amount(self, text: str) -> None:
-        value = self._number("amount", text)
-        if not 0 <= value < math.inf:
-            raise self.fail(f"{self._name('amount')} {text!r} is not an amount of 0 or more.")
-
-    def _starts_too_early(self, ts: int) -> bool:
-        return self.last is None and self.not_before is not None and ts < self.not_before
-
-    def _too_early(self, ts: int) -> _Found:
-        assert self.not_before is not None
-        return self.fail(
-            f"the file starts at {describe_ms(ts)}, before the previous file {self.previous} "
-            f"ends at {describe_ms(self.not_before)}: give the files in time order."
-        )
-
-    def _tick_order(self, ts: int) -> None:
-        if self._starts_too_early(ts):
-            raise self._too_early(ts)
-        if self.last is not None and ts < self.last:
-            raise self.fail(
-                f"time goes backwards: {describe_ms(ts)} comes after {describe_ms(self.last)} "
-                f"on line {self.last_line}."
-            )
-        self.last, self.last_line = ts, self.line
-
-    def _candle_order(self, ts: int) -> None:
-        if self._starts_too_early(ts):
-            raise self._too_early(ts)
-        if self.last is not None:
-            gap = ts - self.last
-            if gap < 0:
-                raise self.fail(
-                    f"time goes backwards: the candle at {describe_ms(ts)} comes after the one "
-                    f"at {describe_ms(self.last)} on line {self.last_line}."
-                )
-            if gap < CANDLE_MS:
-                hint = " (are the times in seconds?)" if gap == 60 else ""
-                raise self.fail(
-                    f"the candle at {describe_ms(ts)} opens {gap:,} ms after the one on line "
-                    f"{self.last_line}; 1-minute candles are at least {CANDLE_MS:,} ms apart"
-                    f"{hint}."
-                )
-        self.last, self.last_line = ts, self.line

@@ -8,16 +8,25 @@ engine sees the file's own timestamps, so a replay gives exactly the backtest's 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
+import itertools
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import numpy as np
-
-from trading.backtest.readers import open_ticks
+from trading.backtest.rows import Tick, open_rows
 from trading.feeds.base import Ticks
+
+# At speed 0, the ticks read and handed over at a time (some 15 ms of parsing); at a speed,
+# the most one hand-over holds when the bot is late.
+BATCH = 4096
+# At a speed, the ticks read ahead of their due time, and how: SLICE at a time (some 0.25 ms
+# of parsing), while the next tick is due more than SLACK_S later.
+AHEAD = 4096
+SLICE = 64
+SLACK_S = 0.002
 
 
 def parse_replay_spec(spec: str) -> tuple[Path, float]:
@@ -41,16 +50,17 @@ class ReplayFeed:
         self.path = path
         self.speed = speed
         self.description = f"replay:{path}@{speed:g}"
-        # Opening reads each file's head: a missing file or unknown format fails here.
-        self._stream = open_ticks([path])
+        # Opening reads the file's head: a missing file or unknown format fails here. The
+        # pure-Python reader keeps pyarrow and numpy out of the bot's memory.
+        self._ticks = open_rows(path)
         self.received_at = time.perf_counter()
 
     async def batches(self) -> AsyncIterator[Ticks]:
         if self.speed == 0:
-            with self._stream as stream:
-                for batch in stream:
+            with contextlib.closing(self._ticks) as ticks:
+                while batch := list(itertools.islice(ticks, BATCH)):
                     self.received_at = time.perf_counter()
-                    yield list(batch)
+                    yield batch
                     await asyncio.sleep(0)
             return
         # The file is read and paced on a thread of its own, as an exchange sends from the
@@ -83,29 +93,66 @@ class ReplayFeed:
         stop: threading.Event,
     ) -> None:
         try:
-            with self._stream as stream:
+            with contextlib.closing(self._ticks) as ticks:
+                ahead = _ReadAhead(ticks)
+                ahead.read(AHEAD)
+                first_ts = ahead.next_ts()
+                if first_ts is None:
+                    return
                 start_wall = time.perf_counter()
-                first_ts: int | None = None
-                for batch in stream:
-                    if not len(batch):
-                        continue
-                    if first_ts is None:
-                        first_ts = int(batch.ts[0])
-                    # Each tick's due time on this clock; every tick due by now goes over in
-                    # one hand-over, as a socket delivers what came in one message.
-                    due = start_wall + (batch.ts - first_ts) / 1000 / self.speed
-                    start = 0
-                    while start < len(due):
-                        if stop.is_set():  # however late the bot is, it stops reading at once
-                            return
-                        wait = float(due[start]) - time.perf_counter()
-                        if wait > 0 and stop.wait(wait):
-                            return
-                        end = int(np.searchsorted(due, time.perf_counter(), side="right"))
-                        end = max(end, start + 1)
-                        ticks = list(batch[start:end])
-                        loop.call_soon_threadsafe(arrivals.put_nowait, (float(due[start]), ticks))
-                        start = end
+
+                def due(ts: int) -> float:
+                    return start_wall + (ts - first_ts) / 1000 / self.speed
+
+                while (ts := ahead.next_ts()) is not None:
+                    if stop.is_set():  # however late the bot is, it stops reading at once
+                        return
+                    tick_due = due(ts)
+                    # Parsing takes the interpreter from the bot's thread, and reading the file
+                    # may have to wait for it: it is done while no tick is due, a slice at a
+                    # time, handing the interpreter over between slices.
+                    while not ahead.full and tick_due - time.perf_counter() > SLACK_S:
+                        ahead.read(SLICE)
+                        time.sleep(0)
+                    wait = tick_due - time.perf_counter()
+                    if wait > 0 and stop.wait(wait):
+                        return
+                    # Every tick due by now goes over in one hand-over, as a socket delivers
+                    # what came in one message.
+                    now = time.perf_counter()
+                    handed = [ahead.pop()]
+                    while len(handed) < BATCH and (ts := ahead.next_ts()) is not None:
+                        if due(ts) > now:
+                            break
+                        handed.append(ahead.pop())
+                    loop.call_soon_threadsafe(arrivals.put_nowait, (tick_due, handed))
         finally:
             with contextlib.suppress(RuntimeError):  # the loop may be gone: nobody to tell
                 loop.call_soon_threadsafe(arrivals.put_nowait, None)
+
+
+class _ReadAhead:
+    """Ticks read from the file ahead of their due time."""
+
+    def __init__(self, ticks: Iterator[Tick]) -> None:
+        self._ticks = ticks
+        self._ahead: collections.deque[Tick] = collections.deque()
+        self._ended = False
+
+    @property
+    def full(self) -> bool:
+        return self._ended or len(self._ahead) >= AHEAD
+
+    def read(self, count: int) -> None:
+        before = len(self._ahead)
+        self._ahead.extend(itertools.islice(self._ticks, count))
+        self._ended = len(self._ahead) - before < count
+
+    def next_ts(self) -> int | None:
+        """The time of the next tick, read now if need be; None after the last one."""
+        if not self._ahead and not self._ended:
+            self.read(SLICE)
+        return self._ahead[0][0] if self._ahead else None
+
+    def pop(self) -> Tick:
+        return self._ahead.popleft()

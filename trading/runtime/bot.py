@@ -72,7 +72,7 @@ def feed_factory(spec: str, *, seed: int) -> Callable[[store.SymbolSnapshot], Fe
 
         return synthetic
     if spec.startswith("replay:"):
-        # Only a replay reads files: pyarrow and numpy stay out of a live bot's memory.
+        # Only a replay reads files, row by row in Python: pyarrow and numpy never load here.
         from trading.feeds.replay import ReplayFeed, parse_replay_spec
 
         try:
