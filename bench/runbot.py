@@ -3,8 +3,9 @@
 Sets up a fresh SQLite database in a temporary folder with 100 levels spread over the price
 range of the recorded Binance USD-M BTCUSDT trades of 2024-08-08 (tiers 0.5/0.3/0.15%,
 sentiment on), then runs `manage.py runbot` on the paper exchange three times: 30 s on the
-synthetic feed (the live configuration: no file readers loaded), and over a replay of that
-capture at 20x real time (ticks arrive a few at a time, as live) and as fast as possible.
+synthetic feed, and over a replay of that capture (read row by row in Python: no pyarrow or
+numpy in the bot) at 20x real time (ticks arrive a few at a time, as live) and as fast as
+possible.
 Peak RSS comes from the operating system (wait4), the latency from the bot's own "symbol
 stopped" log line: from a tick's arrival at the feed to each order reaching the exchange
 adapter, with the 99th percentiles of two parts (up to the decision, and the intents'

@@ -8,17 +8,15 @@ Through ccxt's real bybit class against the Bybit simulator in a thread (`bybit_
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 
-from tests.exchange.test_stop_orders import SIZE, SYMBOL, call
+from tests.exchange.test_stop_orders import SIZE, SYMBOL, call, connected
 from trading.engine import LONG, SHORT
-from trading.exchange.accounts import AccountConfig
 from trading.exchange.base import FILLED, REJECTED, OrderRequest, OrderResult
-from trading.exchange.live import CcxtExchange, OrderOutcomeUnknown, SymbolSetup
+from trading.exchange.live import CcxtExchange, OrderOutcomeUnknown
 from trading.exchange.simulator import SimulatorThread
 
 BATCH = "/v5/order/create-batch"
@@ -27,25 +25,6 @@ SINGLE = "/v5/order/create"
 
 def request(cid: str, side: str = LONG, action: str = "open", size: float = SIZE) -> OrderRequest:
     return OrderRequest("bybit", SYMBOL, side, action, size, 64_000.0, cid)
-
-
-@asynccontextmanager
-async def connected(sim: SimulatorThread, timeout_ms: int = 5000) -> AsyncIterator[CcxtExchange]:
-    config = AccountConfig(
-        "bybit",
-        api_key="k",
-        secret="s",
-        rest_url=sim.rest_url,
-        ws_url=sim.ws_url,
-        timeout_ms=timeout_ms,
-    )
-    exchange = CcxtExchange(config)
-    try:
-        await exchange.load_rules()
-        await exchange.prepare(SymbolSetup(SYMBOL, 5, "isolated"))
-        yield exchange
-    finally:
-        await exchange.close()
 
 
 def run(

@@ -34,9 +34,14 @@ SIZE = 0.002
 
 
 @asynccontextmanager
-async def connected(sim: SimulatorThread) -> AsyncIterator[CcxtExchange]:
+async def connected(sim: SimulatorThread, timeout_ms: int = 5000) -> AsyncIterator[CcxtExchange]:
     config = AccountConfig(
-        "bybit", api_key="k", secret="s", rest_url=sim.rest_url, ws_url=sim.ws_url
+        "bybit",
+        api_key="k",
+        secret="s",
+        rest_url=sim.rest_url,
+        ws_url=sim.ws_url,
+        timeout_ms=timeout_ms,
     )
     exchange = CcxtExchange(config)
     try:
