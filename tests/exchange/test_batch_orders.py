@@ -40,6 +40,13 @@ def run(
     return asyncio.run(asyncio.wait_for(main(), 30))
 
 
+async def place(exchange: CcxtExchange, orders: list[OrderRequest]) -> list[Any]:
+    """Each order's outcome, in the orders' order, whatever order they came in."""
+    answers = dict([answer async for answer in exchange.place_orders(orders)])
+    assert sorted(answers) == list(range(len(orders)))
+    return [answers[i] for i in range(len(orders))]
+
+
 def sent_requests(sim: SimulatorThread) -> dict[str, int]:
     requests = sim.requests
     return {path: requests.get(path, 0) for path in (BATCH, SINGLE)}
@@ -55,7 +62,7 @@ def test_a_batch_goes_out_in_one_request_and_each_order_is_answered_in_its_place
     orders = [request("tstbatch1"), request("tstbatch2", SHORT), request("tstbatch3", size=0.004)]
 
     async def scenario(exchange: CcxtExchange) -> list[OrderResult | Exception]:
-        return await exchange.place_orders(orders)
+        return await place(exchange, orders)
 
     outcomes = run(bybit_sim, scenario)
     assert all(isinstance(o, OrderResult) and o.status == FILLED for o in outcomes), outcomes
@@ -78,13 +85,14 @@ def test_refused_and_duplicate_orders_in_a_batch_leave_the_others_be(
     async def scenario(exchange: CcxtExchange) -> tuple[OrderResult, list[Any]]:
         earlier = await exchange.place_order(request("tstdupe"))
         await call(bybit_sim.insufficient_balance_next, 1)
-        outcomes = await exchange.place_orders(
+        outcomes = await place(
+            exchange,
             [
                 request("tstpoor"),  # refused for the balance, by the exchange
                 request("tstdupe"),  # already there: found, never placed twice
                 request("tsttiny", size=0.0001),  # below the minimum: never sent
                 request("tstfine"),
-            ]
+            ],
         )
         return earlier, outcomes
 
@@ -101,7 +109,7 @@ def test_refused_and_duplicate_orders_in_a_batch_leave_the_others_be(
 def test_a_rate_limited_batch_is_sent_again_whole(bybit_sim: SimulatorThread) -> None:
     async def scenario(exchange: CcxtExchange) -> list[Any]:
         await call(bybit_sim.rate_limit_next, 1)
-        return await exchange.place_orders([request("tstrate1"), request("tstrate2")])
+        return await place(exchange, [request("tstrate1"), request("tstrate2")])
 
     outcomes = run(bybit_sim, scenario)
     assert [o.status for o in outcomes] == [FILLED, FILLED]
@@ -114,7 +122,7 @@ def test_a_batch_answered_too_late_is_found_order_by_order_and_never_sent_again(
 ) -> None:
     async def scenario(exchange: CcxtExchange) -> list[Any]:
         await call(bybit_sim.delay_next_orders, 1, 1.0)
-        return await exchange.place_orders([request("tstlate1"), request("tstlate2", SHORT)])
+        return await place(exchange, [request("tstlate1"), request("tstlate2", SHORT)])
 
     outcomes = run(bybit_sim, scenario, timeout_ms=400)
     assert [o.status for o in outcomes] == [FILLED, FILLED]
@@ -123,23 +131,56 @@ def test_a_batch_answered_too_late_is_found_order_by_order_and_never_sent_again(
     assert link_ids(bybit_sim) == ["tstlate1", "tstlate2"]
 
 
+def test_an_order_of_a_batch_turned_away_for_the_rate_goes_again_alone(
+    bybit_sim: SimulatorThread,
+) -> None:
+    async def scenario(exchange: CcxtExchange) -> list[Any]:
+        await call(bybit_sim.rate_limit_next_orders, 1)
+        orders = [request("tstturn1"), request("tstturn2"), request("tstturn3")]
+        return [answer async for answer in exchange.place_orders(orders)]
+
+    answers = run(bybit_sim, scenario)
+    outcomes = dict(answers)
+    assert [outcomes[i].status for i in range(3)] == [FILLED] * 3
+    assert [outcomes[i].client_order_id for i in range(3)] == ["tstturn1", "tstturn2", "tstturn3"]
+    assert sent_requests(bybit_sim) == {BATCH: 1, SINGLE: 1}
+    assert link_ids(bybit_sim) == ["tstturn2", "tstturn3", "tstturn1"]
+
+
+@pytest.mark.parametrize("orders", [1, 2])
+def test_an_order_placed_yet_answered_with_a_timeout_is_found_not_refused(
+    bybit_sim: SimulatorThread, orders: int
+) -> None:
+    """Bybit's gateway may answer "Server Timeout" (retCode 5004) for an order its matching
+    engine placed: the order is looked up, alone or in a batch, and never sent again."""
+
+    async def scenario(exchange: CcxtExchange) -> list[Any]:
+        await call(bybit_sim.time_out_next_orders, 1)
+        return await place(exchange, [request(f"tsttime{i}") for i in range(orders)])
+
+    outcomes = run(bybit_sim, scenario)
+    assert [o.status for o in outcomes] == [FILLED] * orders
+    assert outcomes[0].exchange_order_id == bybit_sim.orders()[0]["orderId"]
+    assert link_ids(bybit_sim) == [f"tsttime{i}" for i in range(orders)]
+
+
 def test_more_orders_than_a_request_takes_go_in_several(bybit_sim: SimulatorThread) -> None:
     orders = [request(f"tstmany{i:02d}", size=0.001) for i in range(23)]
 
     async def scenario(exchange: CcxtExchange) -> list[Any]:
         exchange.bucket.burst = exchange.bucket.rate = 100  # not what this test is about
-        return await exchange.place_orders(orders)
+        return await place(exchange, orders)
 
     outcomes = run(bybit_sim, scenario)
     assert [o.client_order_id for o in outcomes] == [o.client_order_id for o in orders]
     assert {o.status for o in outcomes} == {FILLED}
-    assert sent_requests(bybit_sim) == {BATCH: 2, SINGLE: 0}
+    assert sent_requests(bybit_sim) == {BATCH: 3, SINGLE: 0}  # 10 orders a request
     assert link_ids(bybit_sim) == [o.client_order_id for o in orders]
 
 
 def test_an_order_alone_goes_by_the_single_order_request(bybit_sim: SimulatorThread) -> None:
     async def scenario(exchange: CcxtExchange) -> list[Any]:
-        return await exchange.place_orders([request("tstalone")])
+        return await place(exchange, [request("tstalone")])
 
     (outcome,) = run(bybit_sim, scenario)
     assert outcome.status == FILLED
@@ -163,7 +204,7 @@ def test_an_order_never_found_after_a_lost_answer_is_an_unknown_outcome_in_its_p
             return None if cid == "tstlost2" else await looked_up(cid, symbol)
 
         exchange._lookup = forgetful  # type: ignore[method-assign]
-        return await exchange.place_orders([request("tstlost1"), request("tstlost2")])
+        return await place(exchange, [request("tstlost1"), request("tstlost2")])
 
     found, lost = run(bybit_sim, scenario, timeout_ms=400)
     assert isinstance(found, OrderResult) and found.status == FILLED
@@ -172,7 +213,7 @@ def test_an_order_never_found_after_a_lost_answer_is_an_unknown_outcome_in_its_p
 
 @pytest.mark.parametrize(
     ("orders", "words"),
-    [([], "a list of orders"), (["x"] * 21, "at most 20 orders")],
+    [([], "a list of orders"), (["x"] * 11, "at most 10 orders")],
 )
 def test_the_simulator_refuses_an_empty_or_oversized_batch_whole(
     bybit_sim: SimulatorThread, orders: list[Any], words: str

@@ -21,8 +21,14 @@ from tests.shared_data import SHARED
 from trading.engine import LONG, SHORT, TRADE_ONLY
 from trading.exchange import ccxtload
 from trading.exchange.accounts import AccountConfig, make_client, redirect
-from trading.exchange.base import OrderRequest
-from trading.exchange.live import SymbolSetup, order_params, order_side, setups_for
+from trading.exchange.base import FILLED, OrderRequest, OrderResult, as_answered
+from trading.exchange.live import (
+    OrderOutcomeUnknown,
+    SymbolSetup,
+    order_params,
+    order_side,
+    setups_for,
+)
 from trading.exchange.markets import MarketRules
 from trading.exchange.ratelimit import TokenBucket
 from trading.feeds.live import (
@@ -695,3 +701,32 @@ def test_order_lookups_are_paced_apart_from_orders() -> None:
         for _ in range(queries.burst + 5):
             queries._tokens -= 1  # spend the queries' bucket dry
         assert queries.wait_time() > 0 and orders.wait_time() == 0
+
+
+def test_answers_come_as_soon_as_known_each_with_its_index() -> None:
+    async def scenario() -> list[tuple[int, str]]:
+        gate = asyncio.Event()
+
+        async def slow() -> OrderResult:
+            await gate.wait()
+            return OrderResult("slow", FILLED)
+
+        async def unknown() -> OrderResult:
+            raise OrderOutcomeUnknown("maybe placed")
+
+        async def quick() -> OrderResult:
+            return OrderResult("quick", FILLED)
+
+        seen: list[tuple[int, str]] = []
+        async for i, outcome in as_answered([slow(), unknown(), quick()]):
+            told = outcome.client_order_id if isinstance(outcome, OrderResult) else repr(outcome)
+            seen.append((i, told))
+            if len(seen) == 2:
+                gate.set()  # the slow one answers only once the others have come
+        return seen
+
+    assert asyncio.run(scenario()) == [
+        (1, "OrderOutcomeUnknown('maybe placed')"),
+        (2, "quick"),
+        (0, "slow"),
+    ]

@@ -634,6 +634,25 @@ def test_binance_duplicate_client_id_is_looked_up_not_rejected() -> None:
     run(scenario())
 
 
+def test_binance_execution_status_unknown_is_looked_up_not_rejected() -> None:
+    """-1007: the gateway timed out waiting for the matching engine, which may have placed
+    the order."""
+    fake = FakeBinance()
+    sent = order("binanceusdm", SHORT, "open", 0.05)
+    unknown = "Timeout waiting for response from backend server. Send status unknown."
+
+    async def scenario() -> None:
+        async with session("binanceusdm", fake) as (server, exchange):
+            first = await exchange.place_order(sent)
+            fake.script("/fapi/v1/order", 503, {"code": -1007, "msg": unknown})
+            again = await exchange.place_order(sent)
+            assert len(server.calls("POST", "/fapi/v1/order")) == 2
+            assert again.status == FILLED
+            assert again.exchange_order_id == first.exchange_order_id
+
+    run(scenario())
+
+
 def test_binance_positions_map_both_hedge_sides() -> None:
     fake = FakeBinance()
     fake.position_rows = [

@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 import errno
 import threading
+import time
 
 import pytest
+import structlog
 from django.db import OperationalError
 from structlog.testing import capture_logs
 
 from tests.runtime.test_runner import EXCHANGE, make_level, runner_for, symbol, ticks
-from trading.engine import LONG
+from trading.engine import LONG, SHORT, OrderIntent
 from trading.exchange.base import OrderRequest, OrderResult
 from trading.exchange.paper import PaperExchange
 from trading.models import Trade
@@ -87,9 +89,9 @@ class GroupingExchange(PaperExchange):
         super().__init__(name)
         self.groups: list[list[str]] = []
 
-    async def place_orders(self, orders):
+    def place_orders(self, orders):
         self.groups.append([order.action for order in orders])
-        return await super().place_orders(orders)
+        return super().place_orders(orders)
 
 
 def test_a_batchs_entries_reach_the_exchange_together(symbol):
@@ -113,6 +115,50 @@ def test_a_batchs_entries_reach_the_exchange_together(symbol):
         ("open", "filled"),
         ("add", "filled"),
     ]
+
+
+class HoldingOne(PaperExchange):
+    """The paper exchange, holding one client id's answer until released."""
+
+    def __init__(self, name: str, held: str) -> None:
+        super().__init__(name)
+        self.held = held
+        self.release = asyncio.Event()
+
+    async def place_order(self, order: OrderRequest) -> OrderResult:
+        if order.client_order_id == self.held:
+            await self.release.wait()
+        return OrderResult(order.client_order_id, "filled", order.size, order.price)
+
+
+def intent(side: str, action: str, level: int | None) -> OrderIntent:
+    tiers = () if action == "close" else (1,)
+    return OrderIntent(0, level, side, action, tiers, 0.5, 200.0, "test", 0)
+
+
+def test_each_order_of_a_group_is_answered_as_its_answer_comes():
+    """One slow answer holds neither the others of its group nor a close on another side."""
+    from trading.runtime.orders import OrderFlow
+
+    errors: list[str] = []
+
+    async def scenario():
+        exchange = HoldingOne(EXCHANGE, held="slow")
+        log = structlog.get_logger()
+        flow = OrderFlow(exchange, EXCHANGE, "X", log=log, on_error=errors.append)
+        times = (time.perf_counter(),) * 3
+        slow, quick = flow.send(
+            [(intent(LONG, "open", 1), "slow"), (intent(SHORT, "open", 2), "quick")], times
+        )
+        (close,) = flow.send([(intent(SHORT, "close", None), "shut")], times)
+        await asyncio.wait_for(asyncio.shield(close), 5)
+        state = (slow.done(), quick.result().client_order_id, close.result().status)
+        exchange.release.set()
+        return state, (await slow).status
+
+    (slow_done, quick, closed), slow = asyncio.run(scenario())
+    assert not slow_done and quick == "quick" and closed == "filled"
+    assert slow == "filled" and errors == []
 
 
 def test_a_close_waits_for_the_entries_before_it_on_its_side(symbol):

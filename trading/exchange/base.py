@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -75,10 +75,13 @@ class Exchange(Protocol):
 
     async def place_order(self, order: OrderRequest) -> OrderResult: ...
 
-    async def place_orders(self, orders: Sequence[OrderRequest]) -> list[OrderResult | Exception]:
+    def place_orders(
+        self, orders: Sequence[OrderRequest]
+    ) -> AsyncIterator[tuple[int, OrderResult | Exception]]:
         """Orders that wait for nothing, sent together: in one request where the exchange
-        takes several (else `one_by_one`). Each order's answer is in its place, or the
-        exception its sending raised (`OrderOutcomeUnknown` when the exchange may have it)."""
+        takes several (else `one_by_one`). Each order's answer comes as soon as it is known,
+        with the order's index: its result, or the exception its sending raised
+        (`OrderOutcomeUnknown` when the exchange may have it)."""
         ...
 
     async def find_order(self, client_order_id: str, symbol: str) -> OrderResult | None:
@@ -99,27 +102,36 @@ class Exchange(Protocol):
     async def close(self) -> None: ...
 
 
-async def one_by_one(
+def one_by_one(
     exchange: Exchange, orders: Sequence[OrderRequest]
-) -> list[OrderResult | Exception]:
+) -> AsyncIterator[tuple[int, OrderResult | Exception]]:
     """`place_orders` for an exchange that takes one order a request: each goes out at once,
     beside the others."""
-    if len(orders) == 1:
+    return as_answered([exchange.place_order(order) for order in orders])
+
+
+async def as_answered(
+    answers: Sequence[Awaitable[OrderResult]],
+) -> AsyncIterator[tuple[int, OrderResult | Exception]]:
+    """Orders' answers awaited side by side, each given with its index as soon as it comes:
+    its result, or the exception it raised. One alone is awaited in place, without a task."""
+    if len(answers) == 1:
         try:
-            return [await exchange.place_order(orders[0])]
+            outcome: OrderResult | Exception = await answers[0]
         except Exception as e:
-            return [e]
-    return await gather_outcomes(exchange.place_order(order) for order in orders)
-
-
-async def gather_outcomes(
-    answers: Iterable[Awaitable[OrderResult]],
-) -> list[OrderResult | Exception]:
-    """Orders' answers awaited side by side, each in its place: its result, or the exception
-    it raised."""
-    outcomes: list[OrderResult | Exception] = []
-    for outcome in await asyncio.gather(*answers, return_exceptions=True):
-        if not isinstance(outcome, OrderResult | Exception):
-            raise outcome  # cancelled: the caller is stopping
-        outcomes.append(outcome)
-    return outcomes
+            outcome = e
+        yield 0, outcome
+        return
+    index = {asyncio.ensure_future(answer): i for i, answer in enumerate(answers)}
+    pending = set(index)
+    try:
+        while pending:
+            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            for task in sorted(done, key=index.__getitem__):
+                error = task.exception()
+                if error is not None and not isinstance(error, Exception):
+                    raise error
+                yield index[task], error if error is not None else task.result()
+    finally:
+        for task in pending:
+            task.cancel()

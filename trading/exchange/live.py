@@ -8,9 +8,9 @@
   the spread is wider than the limit, paces the call with the account's token bucket, and
   sends a market order under the client id whose intent is already written. Closes name the
   position side the exchange's way and are reduce-only where the exchange takes that.
-- `place_orders` sends a batch's orders that wait for nothing in one Bybit batch request (up
-  to 20 orders), each answered in its place as `place_order` answers it; the other exchanges
-  take them one request an order, side by side.
+- `place_orders` sends a batch's orders that wait for nothing in Bybit batch requests (up to
+  10 orders each), each order answered as `place_order` answers it, as soon as its answer is
+  known; the other exchanges take them one request an order, side by side.
 - A timeout or a dropped connection never leads to a second order: the order is looked up by
   its client id; if the exchange does not know it (yet), the call raises `OrderOutcomeUnknown`
   and the intent stays for the runner's recovery, which looks it up again before anything is
@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -40,7 +40,7 @@ from trading.exchange.base import (
     OrderRequest,
     OrderResult,
     PositionInfo,
-    gather_outcomes,
+    as_answered,
     one_by_one,
 )
 from trading.exchange.funding import funding_settlement
@@ -53,12 +53,17 @@ log = structlog.get_logger("levelbot.exchange")
 
 # An exchange's "it is already so" answers to a settings call, as their texts say them.
 ALREADY_SO = ("not modified", "no need to change")
-# Duplicate client order id: Bybit retCode 110072, Binance code -4116, OKX sCode 51016. ccxt
-# maps them to InvalidOrder, so they are told apart by the code in the exchange's answer.
-DUPLICATE_ANSWER = re.compile(r'"(?:retCode|code|sCode)"\s*:\s*"?(?:110072|-4116|51016)"?\s*[,}]')
+# Answers after which the order may be on the exchange, told apart by the code in the answer:
+# a duplicate client order id (Bybit retCode 110072, Binance code -4116, OKX sCode 51016, which
+# ccxt maps to InvalidOrder), and a timeout behind the exchange's gateway, which does not say
+# whether the order was placed (Bybit 5004 "Server Timeout" and 10016, Binance -1007).
+MAYBE_PLACED = re.compile(
+    r'"(?:retCode|code|sCode)"\s*:\s*"?(?:110072|-4116|51016|5004|10016|-1007)"?\s*[,}]'
+)
 
-# Orders in one batch request: Bybit takes 20 for linear contracts.
-BATCH_ORDERS = 20
+# Orders in one batch request: Bybit's documented limit for linear contracts is 10 (20 in some
+# versions of its documentation).
+BATCH_ORDERS = 10
 RATE_LIMIT_RETRIES = 3
 RATE_LIMIT_BACKOFF_S = 0.25
 # A market order is normally filled before its answer arrives; if not, look again this often.
@@ -241,32 +246,38 @@ class CcxtExchange:
         finally:
             self.waiters.forget(order.client_order_id)
 
-    async def place_orders(self, orders: Sequence[OrderRequest]) -> list[OrderResult | Exception]:
-        """Bybit takes up to 20 orders in a request: one request carries them all, so that
-        the last reaches the exchange with the first. The other exchanges get one request an
-        order, side by side."""
+    async def place_orders(
+        self, orders: Sequence[OrderRequest]
+    ) -> AsyncIterator[tuple[int, OrderResult | Exception]]:
+        """On Bybit, batch order requests of up to 10 orders each, sent at once; each order
+        answered in its place as soon as its answer is known, as `place_order` answers it. The
+        other exchanges get one request an order, side by side."""
         if self.name != "bybit" or len(orders) < 2:
-            return await one_by_one(self, orders)
-        outcomes: list[OrderResult | Exception | None] = []
-        batch: list[tuple[OrderRequest, str, float, dict[str, Any]]] = []
-        for order in orders:
-            prepared = self._prepare(order)
-            if isinstance(prepared, OrderResult):
-                outcomes.append(prepared)
-            else:
-                outcomes.append(None)
-                batch.append((order, *prepared))
+            async for answer in one_by_one(self, orders):
+                yield answer
+            return
+        prepared = [(order, self._prepare(order)) for order in orders]
+        batch = [(order, *p) for order, p in prepared if not isinstance(p, OrderResult)]
         for order, *_ in batch:
             self.waiters.expect(order.client_order_id)
+        size = min(BATCH_ORDERS, self.bucket.burst)
+        requests: list[asyncio.Task[dict[str, Any]]] = []
+        batched: list[Awaitable[OrderResult]] = []
+        for start in range(0, len(batch), size):
+            chunk = batch[start : start + size]
+            requests.append(asyncio.ensure_future(self._send_batch(chunk)))
+            batched += (self._batch_answer(item, requests[-1], i) for i, item in enumerate(chunk))
+        answers = iter(batched)
         try:
-            answers: list[OrderResult | Exception] = []
-            for start in range(0, len(batch), BATCH_ORDERS):
-                answers += await self._send_batch(batch[start : start + BATCH_ORDERS])
+            async for answer in as_answered(
+                [_given(p) if isinstance(p, OrderResult) else next(answers) for _, p in prepared]
+            ):
+                yield answer
         finally:
+            for request in requests:
+                request.cancel()  # only one not done: the caller is stopping
             for order, *_ in batch:
                 self.waiters.forget(order.client_order_id)
-        given = iter(answers)
-        return [next(given) if outcome is None else outcome for outcome in outcomes]
 
     def _prepare(self, order: OrderRequest) -> OrderResult | tuple[str, float, dict[str, Any]]:
         """A refusal, or the order's ccxt side, amount in contracts and params."""
@@ -303,78 +314,86 @@ class CcxtExchange:
         raise AssertionError("unreachable")
 
     async def _send_batch(
-        self, batch: list[tuple[OrderRequest, str, float, dict[str, Any]]]
-    ) -> list[OrderResult | Exception]:
-        """One Bybit batch order request, each order's answer in its place. The request is
-        made as ccxt makes one order's (`create_order_request`), and the answer read in
-        Bybit's order, which is the request's: ccxt's own `create_orders` sorts the answers
-        by time, losing which is whose."""
+        self, chunk: list[tuple[OrderRequest, str, float, dict[str, Any]]]
+    ) -> dict[str, Any]:
+        """One Bybit batch order request's answer, a rate-limited request sent again after a
+        pause; raises ccxt's error when the request failed. Each order is made as ccxt makes
+        one order's (`create_order_request`), and the answer read in Bybit's order, which is
+        the request's: ccxt's own `create_orders` sorts the answers by time, losing which is
+        whose."""
         ccxt = _errors()
         client = self.client
         unified = (await client.is_unified_enabled())[1]
         requests = []
-        for order, side, contracts, params in batch:
+        for order, side, contracts, params in chunk:
             request = client.create_order_request(
                 order.symbol, "market", side, contracts, None, params, unified
             )
             request.pop("category", None)
             requests.append(request)
         for attempt in range(RATE_LIMIT_RETRIES + 1):
-            for _ in batch:  # Bybit counts each order of a batch against the order limit
+            for _ in chunk:  # Bybit counts each order of a batch against the order limit
                 await self.bucket.acquire()
             try:
-                answer = await client.privatePostV5OrderCreateBatch(
+                answer: dict[str, Any] = await client.privatePostV5OrderCreateBatch(
                     {"category": "linear", "request": requests}
                 )
-            except (ccxt.RateLimitExceeded, ccxt.DDoSProtection) as e:
+            except (ccxt.RateLimitExceeded, ccxt.DDoSProtection):
                 if attempt == RATE_LIMIT_RETRIES:
-                    return [
-                        OrderResult(order.client_order_id, REJECTED, error=f"Rate limited: {e}")
-                        for order, *_ in batch
-                    ]
-                pause = RATE_LIMIT_BACKOFF_S * 2**attempt
-                self.bucket.drain(pause)
-                self.log.warning("rate limited", orders=len(batch))
+                    raise
+                self.bucket.drain(RATE_LIMIT_BACKOFF_S * 2**attempt)
+                self.log.warning("rate limited", orders=len(chunk))
                 continue
-            except ccxt.BaseError as e:
-                return await gather_outcomes(self._refused(e, order) for order, *_ in batch)
-            created = (answer.get("result") or {}).get("list") or []
-            codes = (answer.get("retExtInfo") or {}).get("list") or []
-            return await gather_outcomes(
-                self._batch_answer(order, created[i] if i < len(created) else {}, codes[i])
-                if i < len(codes)
-                else self._settle(order.client_order_id, order.symbol)
-                for i, (order, *_) in enumerate(batch)
-            )
+            return answer
         raise AssertionError("unreachable")
 
     async def _batch_answer(
-        self, order: OrderRequest, created: dict[str, Any], code: dict[str, Any]
+        self,
+        item: tuple[OrderRequest, str, float, dict[str, Any]],
+        request: asyncio.Task[dict[str, Any]],
+        position: int,
     ) -> OrderResult:
-        """One order's part of a batch's answer: `created` from the answer's list, `code`
-        from its codes."""
-        ret_code = str(code.get("code", "0"))
-        if ret_code == "0":
-            placed = {"id": created.get("orderId"), "status": None}
-            return await self._filled(placed, order.client_order_id, order.symbol)
-        return await self._refused(self._error_of(ret_code, code.get("msg")), order)
-
-    def _error_of(self, code: str, message: Any) -> Exception:
-        """The exception ccxt raises for an exchange's error code and message."""
+        """One order's part of its batch request's answer, at `position` in its lists."""
         ccxt = _errors()
-        feedback = f"{self.name} " + json.dumps({"retCode": code, "retMsg": message})
+        order, side, contracts, params = item
+        cid = order.client_order_id
         try:
-            self.client.throw_exactly_matched_exception(
-                self.client.exceptions["exact"], code, feedback
-            )
+            answer = await asyncio.shield(request)
+        except (ccxt.RateLimitExceeded, ccxt.DDoSProtection) as e:
+            return OrderResult(cid, REJECTED, error=f"Rate limited: {e}")
+        except ccxt.BaseError as e:
+            return await self._refused(e, order)
+        created = (answer.get("result") or {}).get("list") or []
+        codes = (answer.get("retExtInfo") or {}).get("list") or []
+        if position >= len(codes) or position >= len(created):
+            return await self._settle(cid, order.symbol)  # the answer does not say: look
+        code = codes[position]
+        if str(code.get("code")) == "0":
+            placed = {"id": created[position].get("orderId"), "status": None}
+            return await self._filled(placed, cid, order.symbol)
+        error = self._error_of(code)
+        if isinstance(error, ccxt.RateLimitExceeded | ccxt.DDoSProtection):
+            # Turned away for the rate, so not placed: it goes alone, under the same id.
+            return await self._send(order, side, contracts, params)
+        return await self._refused(error, order)
+
+    def _error_of(self, code: dict[str, Any]) -> Exception:
+        """The exception ccxt raises for one order's code and message in a batch's answer:
+        the one it raises for the same answer to a single order."""
+        ccxt = _errors()
+        answer = {"retCode": code.get("code"), "retMsg": code.get("msg")}
+        body = json.dumps(answer)
+        try:
+            self.client.handle_errors(200, "OK", "order", "POST", {}, body, answer, None, None)
         except ccxt.BaseError as e:
             return e
-        return ccxt.ExchangeError(feedback)
+        return ccxt.ExchangeError(f"{self.name} {body}")
 
     async def _refused(self, error: Exception, order: OrderRequest) -> OrderResult:
         """An order the exchange answered with an error: REJECTED with its reason, unless the
-        order may be there (a duplicate client id, or a lost answer): then it is looked up."""
-        if not _is_duplicate(error) and not isinstance(error, _errors().NetworkError):
+        order may be there (a duplicate client id, a timeout behind the exchange's gateway, a
+        lost answer): then it is looked up."""
+        if not _maybe_placed(error) and not isinstance(error, _errors().NetworkError):
             return OrderResult(order.client_order_id, REJECTED, error=describe_error(error))
         # Sent, perhaps received: only the exchange can say. Never send it again here.
         self.log.warning(
@@ -568,9 +587,13 @@ class CcxtExchange:
         await self.client.close()
 
 
-def _is_duplicate(error: Exception) -> bool:
-    """Whether the exchange refused the client id as already used: the order exists."""
-    return DUPLICATE_ANSWER.search(str(error)) is not None
+def _maybe_placed(error: Exception) -> bool:
+    """Whether the exchange's answer leaves the order possibly placed (`MAYBE_PLACED`)."""
+    return MAYBE_PLACED.search(str(error)) is not None
+
+
+async def _given(result: OrderResult) -> OrderResult:
+    return result
 
 
 def describe_error(error: Exception) -> str:

@@ -10,7 +10,7 @@ account never pays or receives any.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -79,8 +79,10 @@ class PaperExchange:
     async def place_order(self, order: OrderRequest) -> OrderResult:
         return await database.orders.submit(self.place_order_sync, order, later=True)
 
-    async def place_orders(self, orders: Sequence[OrderRequest]) -> list[OrderResult | Exception]:
-        return await one_by_one(self, orders)
+    def place_orders(
+        self, orders: Sequence[OrderRequest]
+    ) -> AsyncIterator[tuple[int, OrderResult | Exception]]:
+        return one_by_one(self, orders)
 
     async def find_order(self, client_order_id: str, symbol: str = "") -> OrderResult | None:
         return await database.orders.submit(self.find_order_sync, client_order_id, later=True)

@@ -5,14 +5,15 @@ engine goes on with the next batch, whose orders may go out too. No order goes o
 intent is in the symbol's journal (`journal.py`). What the exchange must see
 in order is kept so, per position side (hedge mode keeps the two sides apart): a close goes
 out once every order before it on its side is answered, and an entry waits for a close before
-it on its side. A batch's orders that wait for nothing go out together, in one request where
-the exchange takes several (Bybit's batch order): the last of them reaches the exchange with
-the first, not after the others' requests have been made.
+it on its side. A batch's orders that wait for nothing reach the exchange adapter together,
+which sends them in one request where the exchange takes several (Bybit's batch order), and
+each order's answer is taken as soon as it comes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -43,7 +44,7 @@ class OrderFlow:
         self.in_flight: dict[str, set[Sent]] = {}  # side -> its orders not answered yet
         self.closing: dict[str, Sent] = {}  # side -> its last close, which entries wait for
         self.sending: set[asyncio.Task[None]] = set()  # kept: the loop holds tasks weakly
-        self.round_trip_ms: float | None = None  # the last order's, from sending to its answer
+        self.round_trip_ms: float | None = None  # the last answer's, from sending to it
         # Each order's way from its tick's arrival to the exchange, in milliseconds: the whole
         # (`Latency.total`) and its parts.
         self.latencies_ms: deque[Latency] = deque(maxlen=10_000)
@@ -93,6 +94,8 @@ class OrderFlow:
         task = asyncio.create_task(self._send(group, times, before))
         self.sending.add(task)
         task.add_done_callback(self.sending.discard)
+        # An answer the task did not give (it was stopped, even before it began) is cancelled.
+        task.add_done_callback(lambda _: [answer.cancel() for *_, answer in group])
 
     async def _send(
         self,
@@ -100,40 +103,51 @@ class OrderFlow:
         times: tuple[float, float, float],
         before: list[Sent],
     ) -> None:
-        try:
-            if before:
-                await asyncio.wait(before)
-            requests = [
-                OrderRequest(
-                    self.exchange_id,
-                    self.symbol,
-                    order.side,
-                    order.action,
-                    order.size,
-                    order.price,
-                    cid,
-                )
-                for order, cid, _ in group
-            ]
-            arrived, decided, journalled = times
-            latency = Latency(
-                (time.perf_counter() - arrived) * 1000,
-                (decided - arrived) * 1000,
-                (journalled - decided) * 1000,
+        if before:
+            await asyncio.wait(before)
+        requests = [
+            OrderRequest(
+                self.exchange_id,
+                self.symbol,
+                order.side,
+                order.action,
+                order.size,
+                order.price,
+                cid,
             )
-            self.latencies_ms.extend([latency] * len(group))
-            started = time.perf_counter()
-            outcomes: list[OrderResult | Exception]
-            try:
-                outcomes = await self.exchange.place_orders(requests)
-            except Exception as e:  # an adapter that broke its promise not to raise
-                outcomes = [e] * len(requests)
-            took_ms = self.round_trip_ms = (time.perf_counter() - started) * 1000
-            for (order, cid, answer), outcome in zip(group, outcomes, strict=True):
-                answer.set_result(self._answered(order, cid, outcome, took_ms, latency))
-        finally:
-            for *_, answer in group:
-                answer.cancel()  # only those not answered: the batch was stopped
+            for order, cid, _ in group
+        ]
+        arrived, decided, journalled = times
+        latency = Latency(
+            (time.perf_counter() - arrived) * 1000,
+            (decided - arrived) * 1000,
+            (journalled - decided) * 1000,
+        )
+        self.latencies_ms.extend([latency] * len(group))
+        started = time.perf_counter()
+        try:
+            async with contextlib.aclosing(self.exchange.place_orders(requests)) as answers:
+                async for position, outcome in answers:
+                    self._answer(group[position], outcome, started, latency)
+        except Exception as e:  # an adapter that broke its promise not to raise
+            for member in group:
+                self._answer(member, e, started, latency)
+
+    def _answer(
+        self,
+        member: tuple[OrderIntent, str, Sent],
+        outcome: OrderResult | Exception,
+        started: float,
+        latency: Latency,
+    ) -> None:
+        order, cid, answer = member
+        if answer.done():
+            return
+        took_ms = self.round_trip_ms = (time.perf_counter() - started) * 1000
+        try:
+            answer.set_result(self._answered(order, cid, outcome, took_ms, latency))
+        except Exception as e:
+            answer.set_exception(e)
 
     def _answered(
         self,

@@ -397,9 +397,12 @@ class SymbolRunner(PositionKeeping):
                 # The orders went out; their intents stay in the journal, which the next start
                 # records before recovery settles their orders. No order goes out after these.
                 self.failure = e
-                await asyncio.gather(*(task for *_, task in sent), return_exceptions=True)
+                await asyncio.gather(
+                    *(asyncio.shield(answer) for *_, answer in sent), return_exceptions=True
+                )
                 raise
-            answers = [await task for *_, task in sent]
+            # Shielded: an answer stays the order flow's to give, whoever stops waiting for it.
+            answers = [await asyncio.shield(answer) for *_, answer in sent]
             # Logged once the orders are out: a log line costs 0.1 ms of the event loop's
             # time, which the intents' write and the sends would wait for.
             for event in events:
@@ -407,7 +410,7 @@ class SymbolRunner(PositionKeeping):
                     self._log_event(event)
             results: Answers = []
             async with self.lock:
-                for (order, cid, _task), result in zip(sent, answers, strict=True):
+                for (order, cid, _answer), result in zip(sent, answers, strict=True):
                     if result is None:
                         continue  # outcome unknown: the intent stays, and recovery settles it
                     # A refused order was never filled; one filled in part (a market order

@@ -63,6 +63,8 @@ CONTROLS = (
     "stall_websockets",
     "delay_next_orders",
     "rate_limit_next",
+    "rate_limit_next_orders",
+    "time_out_next_orders",
     "insufficient_balance_next",
     "close_position",
     "set_price",
@@ -79,6 +81,8 @@ class Faults:
     """How many of the next requests each fault still applies to."""
 
     rate_limited: int = 0
+    rate_limited_orders: int = 0
+    timed_out: int = 0
     insufficient: int = 0
     delayed: int = 0
     delay_seconds: float = 0.0
@@ -221,6 +225,15 @@ class BybitSimulator:
     async def rate_limit_next(self, n: int) -> None:
         """Answer the next `n` private requests with retCode 10006, doing nothing."""
         self.faults.rate_limited = int(n)
+
+    async def rate_limit_next_orders(self, n: int) -> None:
+        """Refuse the next `n` orders, alone or in a batch, with retCode 10006, doing nothing."""
+        self.faults.rate_limited_orders = int(n)
+
+    async def time_out_next_orders(self, n: int) -> None:
+        """Fill the next `n` orders, alone or in a batch, yet answer each with retCode 5004
+        "Server Timeout", as Bybit's gateway does when the matching engine answers late."""
+        self.faults.timed_out = int(n)
 
     async def insufficient_balance_next(self, n: int) -> None:
         """Answer the next `n` order creates with retCode 110007, doing nothing."""

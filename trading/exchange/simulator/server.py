@@ -26,7 +26,7 @@ Params = dict[str, Any]
 Handler = Callable[["BybitSimulator", Params], Awaitable[Any]]
 SIM: web.AppKey[BybitSimulator] = web.AppKey("sim")
 RECENT_CLOSED = 500  # how many closed orders /v5/order/realtime still shows, as on Bybit
-BATCH_ORDERS = 20  # a batch order request's most orders, Bybit's for category linear
+BATCH_ORDERS = 10  # a batch order request's most orders, as Bybit documents for linear
 HISTORY_WINDOW_MS = 7 * 24 * 3600 * 1000  # the longest span one history query covers
 
 
@@ -253,11 +253,15 @@ async def order_create_batch(sim: BybitSimulator, params: Params) -> Any:
 
 
 async def _place(sim: BybitSimulator, params: Params) -> Order:
+    if sim.faults.take("rate_limited_orders"):
+        raise BybitError(10006, "Too many visits. Exceeded the API Rate Limit.")
     if sim.faults.take("insufficient"):
         raise BybitError(110007, "ab not enough for new order")
     _symbol(sim, params)
     order = sim.account.place(params, sim.market.quote(), now_ms())
     await sim.publish_order(order)
+    if sim.faults.take("timed_out"):
+        raise BybitError(5004, "Server Timeout")
     return order
 
 

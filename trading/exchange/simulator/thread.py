@@ -72,6 +72,12 @@ class SimulatorThread:
     def rate_limit_next(self, n: int) -> None:
         self._await(self.sim.rate_limit_next, n)
 
+    def rate_limit_next_orders(self, n: int) -> None:
+        self._await(self.sim.rate_limit_next_orders, n)
+
+    def time_out_next_orders(self, n: int) -> None:
+        self._await(self.sim.time_out_next_orders, n)
+
     def insufficient_balance_next(self, n: int) -> None:
         self._await(self.sim.insufficient_balance_next, n)
 
