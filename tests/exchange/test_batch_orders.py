@@ -228,3 +228,15 @@ def test_the_simulator_refuses_an_empty_or_oversized_batch_whole(
 
     assert words in run(bybit_sim, scenario)
     assert link_ids(bybit_sim) == []
+
+
+def test_a_classic_account_sends_one_request_an_order(bybit_sim: SimulatorThread) -> None:
+    """Bybit takes batches of linear orders from unified accounts only."""
+
+    async def scenario(exchange: CcxtExchange) -> list[Any]:
+        exchange.client.options.update(enableUnifiedAccount=False, enableUnifiedMargin=False)
+        return await place(exchange, [request("tstclassic1"), request("tstclassic2")])
+
+    outcomes = run(bybit_sim, scenario)
+    assert [o.status for o in outcomes] == [FILLED, FILLED]
+    assert sent_requests(bybit_sim) == {BATCH: 0, SINGLE: 2}

@@ -249,10 +249,11 @@ class CcxtExchange:
     async def place_orders(
         self, orders: Sequence[OrderRequest]
     ) -> AsyncIterator[tuple[int, OrderResult | Exception]]:
-        """On Bybit, batch order requests of up to 10 orders each, sent at once; each order
-        answered in its place as soon as its answer is known, as `place_order` answers it. The
-        other exchanges get one request an order, side by side."""
-        if self.name != "bybit" or len(orders) < 2:
+        """On Bybit's unified accounts, batch order requests of up to 10 orders each, sent at
+        once; each order answered in its place as soon as its answer is known, as `place_order`
+        answers it. Elsewhere (a classic Bybit account takes no batch of linear orders), one
+        request an order, side by side."""
+        if self.name != "bybit" or len(orders) < 2 or not await self._unified():
             async for answer in one_by_one(self, orders):
                 yield answer
             return
@@ -323,11 +324,10 @@ class CcxtExchange:
         whose."""
         ccxt = _errors()
         client = self.client
-        unified = (await client.is_unified_enabled())[1]
         requests = []
         for order, side, contracts, params in chunk:
             request = client.create_order_request(
-                order.symbol, "market", side, contracts, None, params, unified
+                order.symbol, "market", side, contracts, None, params, True
             )
             request.pop("category", None)
             requests.append(request)
@@ -376,6 +376,10 @@ class CcxtExchange:
             # Turned away for the rate, so not placed: it goes alone, under the same id.
             return await self._send(order, side, contracts, params)
         return await self._refused(error, order)
+
+    async def _unified(self) -> bool:
+        """Whether the Bybit account is a unified trading account (ccxt asks once)."""
+        return bool((await self.client.is_unified_enabled())[1])
 
     def _error_of(self, code: dict[str, Any]) -> Exception:
         """The exception ccxt raises for one order's code and message in a batch's answer:
