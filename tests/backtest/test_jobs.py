@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import subprocess
-import sys
 import threading
 from decimal import Decimal
 from io import StringIO
@@ -19,7 +17,7 @@ from django.core.management import call_command
 from django.db import IntegrityError, transaction
 
 import levelbot.celery  # noqa: F401  (bind the tasks to the app, as a hand-off does, before patching)
-import trading.backtest
+from tests.imports import loaded_by
 from tests.shared_data import GOLDEN, GOLDEN_SCENARIOS
 from trading import services
 from trading.backtest.formats import DataFileError
@@ -337,12 +335,4 @@ def test_a_jobs_percentage_reaches_100_only_when_done() -> None:
 
 
 def test_the_replay_imports_no_framework() -> None:
-    code = (
-        "import sys, trading.backtest.replay; "
-        "print(sorted({m.split('.')[0] for m in sys.modules} & {'asyncio', 'celery', 'django'}))"
-    )
-    root = Path(trading.backtest.__file__).parents[2]
-    result = subprocess.run(
-        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True
-    )
-    assert result.stdout.strip() == "[]"
+    assert loaded_by("trading.backtest.replay", {"asyncio", "celery", "django"}) == []

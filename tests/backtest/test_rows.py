@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import gzip
 import os
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -13,7 +11,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import trading.backtest
 from tests.backtest.test_readers import (
     BAD_ROWS_OF_OTHER_FORMATS,
     BAD_TRADE_ROWS,
@@ -25,6 +22,7 @@ from tests.backtest.test_readers import (
     make_trades,
     write,
 )
+from tests.imports import loaded_by
 from tests.shared_data import TRADES
 from trading.backtest.formats import (
     FALSE_VALUES,
@@ -325,12 +323,4 @@ def test_closing_early_releases_the_file(tmp_path):
 
 
 def test_the_pure_reader_loads_neither_pyarrow_nor_numpy():
-    code = (
-        "import sys, trading.backtest.rows; "
-        "print(sorted({m.split('.')[0] for m in sys.modules} & {'pyarrow', 'numpy'}))"
-    )
-    root = Path(trading.backtest.__file__).parents[2]
-    result = subprocess.run(
-        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True
-    )
-    assert result.stdout.strip() == "[]"
+    assert loaded_by("trading.backtest.rows", {"pyarrow", "numpy"}) == []
