@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
+from structlog.testing import capture_logs
 
 from tests.exchange.test_stop_orders import SIZE, SYMBOL, call, connected
 from trading.engine import LONG, SHORT
@@ -111,10 +112,13 @@ def test_a_rate_limited_batch_is_sent_again_whole(bybit_sim: SimulatorThread) ->
         await call(bybit_sim.rate_limit_next, 1)
         return await place(exchange, [request("tstrate1"), request("tstrate2")])
 
-    outcomes = run(bybit_sim, scenario)
+    with capture_logs() as logs:
+        outcomes = run(bybit_sim, scenario)
     assert [o.status for o in outcomes] == [FILLED, FILLED]
     assert sent_requests(bybit_sim) == {BATCH: 2, SINGLE: 0}
     assert link_ids(bybit_sim) == ["tstrate1", "tstrate2"]
+    limited = [e["client_order_id"] for e in logs if e["event"] == "rate limited"]
+    assert limited == ["tstrate1", "tstrate2"]  # each order's own line, as for one order
 
 
 def test_a_batch_answered_too_late_is_found_order_by_order_and_never_sent_again(

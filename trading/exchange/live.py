@@ -342,7 +342,8 @@ class CcxtExchange:
                 if attempt == RATE_LIMIT_RETRIES:
                     raise
                 self.bucket.drain(RATE_LIMIT_BACKOFF_S * 2**attempt)
-                self.log.warning("rate limited", orders=len(chunk))
+                for order, *_ in chunk:
+                    self.log.warning("rate limited", client_order_id=order.client_order_id)
                 continue
             return answer
         raise AssertionError("unreachable")
