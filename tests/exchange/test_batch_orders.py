@@ -17,7 +17,8 @@ from structlog.testing import capture_logs
 from tests.exchange.test_stop_orders import SIZE, SYMBOL, call, connected
 from trading.engine import LONG, SHORT
 from trading.exchange.base import FILLED, REJECTED, OrderRequest, OrderResult
-from trading.exchange.live import CcxtExchange, OrderOutcomeUnknown
+from trading.exchange.live import CcxtExchange
+from trading.exchange.sending import OrderOutcomeUnknown
 from trading.exchange.simulator import SimulatorThread
 
 BATCH = "/v5/order/create-batch"
@@ -196,9 +197,9 @@ def test_an_order_never_found_after_a_lost_answer_is_an_unknown_outcome_in_its_p
 ) -> None:
     """The batch's answer is lost and one of its orders cannot be found: that order's place
     holds OrderOutcomeUnknown (recovery settles it), the other its fill."""
-    import trading.exchange.live as live
+    import trading.exchange.sending as sending
 
-    monkeypatch.setattr(live, "FILL_POLLS", (0.01, 0.01))
+    monkeypatch.setattr(sending, "FILL_POLLS", (0.01, 0.01))
 
     async def scenario(exchange: CcxtExchange) -> list[Any]:
         await call(bybit_sim.delay_next_orders, 1, 1.0)

@@ -22,15 +22,10 @@ from trading.engine import LONG, SHORT, TRADE_ONLY
 from trading.exchange import ccxtload
 from trading.exchange.accounts import AccountConfig, make_client, redirect
 from trading.exchange.base import FILLED, OrderRequest, OrderResult, as_answered
-from trading.exchange.live import (
-    OrderOutcomeUnknown,
-    SymbolSetup,
-    order_params,
-    order_side,
-    setups_for,
-)
+from trading.exchange.live import SymbolSetup, setups_for
 from trading.exchange.markets import MarketRules
 from trading.exchange.ratelimit import TokenBucket
+from trading.exchange.sending import OrderOutcomeUnknown, order_params, order_side
 from trading.feeds.live import (
     BACKOFF_FIRST_S,
     BACKOFF_MAX_S,

@@ -27,12 +27,8 @@ from tests.shared_data import SHARED
 from trading.engine import LONG, SHORT
 from trading.exchange.accounts import AccountConfig
 from trading.exchange.base import FILLED, REJECTED, OrderRequest, PositionInfo
-from trading.exchange.live import (
-    RATE_LIMIT_BACKOFF_S,
-    CcxtExchange,
-    SymbolSetup,
-    SymbolSetupError,
-)
+from trading.exchange.live import CcxtExchange, SymbolSetup, SymbolSetupError
+from trading.exchange.sending import RATE_LIMIT_BACKOFF_S
 
 SYMBOL = "BTC/USDT:USDT"
 FILL_PRICE = 30000.0

@@ -28,7 +28,8 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import TYPE_CHECKING, Any
 
 from trading.engine import LONG, SHORT
-from trading.exchange.live import ALREADY_SO, _errors, describe_error, order_side
+from trading.exchange.live import ALREADY_SO
+from trading.exchange.sending import _errors, describe_error, order_side
 from trading.numbers import plain
 
 if TYPE_CHECKING:

@@ -20,9 +20,10 @@ import structlog
 
 from trading.exchange.accounts import AccountConfig, make_client
 from trading.exchange.base import Exchange
-from trading.exchange.live import CcxtExchange, SymbolSetupError, describe_error, setups_for
+from trading.exchange.live import CcxtExchange, SymbolSetupError, setups_for
 from trading.exchange.markets import MarketRules
 from trading.exchange.paper import PaperExchange
+from trading.exchange.sending import describe_error
 from trading.feeds.live import LiveFeed
 from trading.models import BotSettings, Level, Market
 from trading.runtime import database

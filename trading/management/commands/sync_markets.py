@@ -14,8 +14,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from trading.exchange.accounts import AccountConfig, make_client
 from trading.exchange.ccxtload import SUPPORTED
-from trading.exchange.live import CcxtExchange, describe_error
+from trading.exchange.live import CcxtExchange
 from trading.exchange.markets import MarketRules
+from trading.exchange.sending import describe_error
 from trading.models import Market
 
 
